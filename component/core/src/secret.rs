@@ -1,0 +1,281 @@
+//! Secrets as types, and how they are stored.
+//!
+//! Bearer tokens (flow ids, link tokens, tickets, sessions, hand-over
+//! tokens) are 128 random bits; storage keys carry only their SHA-256, so a
+//! copy of the store lets nobody use them. Keywords and passwords are
+//! low-entropy, so they are stored as argon2id hashes (OWASP: m=19 MiB,
+//! t=2, p=1) with a random salt. `Debug` of a secret prints nothing.
+
+use argon2::{Algorithm, Argon2, Params, Version};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::ports::Rng;
+
+/// argon2id memory cost in KiB (OWASP minimum: 19 MiB).
+pub const ARGON2_M_COST: u32 = 19 * 1024;
+/// argon2id passes.
+pub const ARGON2_T_COST: u32 = 2;
+/// argon2id lanes.
+pub const ARGON2_P_COST: u32 = 1;
+const HASH_LEN: usize = 32;
+const SALT_LEN: usize = 16;
+
+/// A random bearer token: a flow id, link token, ticket, session id or
+/// hand-over token. 128 bits, written as 22 characters of base64url.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Token(String);
+
+impl Token {
+    /// Draws a new token.
+    pub fn generate(rng: &dyn Rng) -> Self {
+        let mut bytes = [0u8; 16];
+        rng.fill(&mut bytes);
+        Token(base64url(&bytes))
+    }
+
+    /// Wraps a token received from a caller.
+    pub fn from_caller(text: &str) -> Self {
+        Token(text.trim().to_owned())
+    }
+
+    /// The token as handed to its holder (a URL, a cookie, a form).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// The storage key part: hex SHA-256 of the token.
+    pub fn digest(&self) -> String {
+        hex::encode(Sha256::digest(self.0.as_bytes()))
+    }
+}
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Token(…)")
+    }
+}
+
+/// A low-entropy secret a person types: a keyword or a password. It is
+/// hashed with argon2id before it goes anywhere.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Memorised(String);
+
+impl Memorised {
+    /// Wraps a (validated, normalised) keyword or password.
+    pub fn new(text: impl Into<String>) -> Self {
+        Memorised(text.into())
+    }
+
+    /// The secret itself, for showing it back on the screen it came from.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// An argon2id hash with a fresh salt, as
+    /// `argon2id$v=19$m=…,t=…,p=…$<salt hex>$<hash hex>`.
+    pub fn hash(&self, rng: &dyn Rng) -> String {
+        let mut salt = [0u8; SALT_LEN];
+        rng.fill(&mut salt);
+        let hash = argon2id(
+            self.0.as_bytes(),
+            &salt,
+            ARGON2_M_COST,
+            ARGON2_T_COST,
+            ARGON2_P_COST,
+        );
+        format!(
+            "argon2id$v=19$m={ARGON2_M_COST},t={ARGON2_T_COST},p={ARGON2_P_COST}${}${}",
+            hex::encode(salt),
+            hex::encode(hash)
+        )
+    }
+
+    /// Whether this secret matches a stored hash, in constant time. A
+    /// malformed stored hash matches nothing.
+    pub fn verify(&self, stored: &str) -> bool {
+        let Some((m, t, p, salt, expected)) = parse_hash(stored) else {
+            return false;
+        };
+        let actual = argon2id(self.0.as_bytes(), &salt, m, t, p);
+        actual.ct_eq(&expected).into()
+    }
+
+    /// Spends the same time as `verify` against nothing: used where the
+    /// account does not exist, so timing does not tell.
+    pub fn verify_nothing(&self) {
+        let _ = argon2id(
+            self.0.as_bytes(),
+            &[0u8; SALT_LEN],
+            ARGON2_M_COST,
+            ARGON2_T_COST,
+            ARGON2_P_COST,
+        );
+    }
+}
+
+impl std::fmt::Debug for Memorised {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Memorised(…)")
+    }
+}
+
+fn argon2id(secret: &[u8], salt: &[u8], m: u32, t: u32, p: u32) -> Vec<u8> {
+    let mut out = vec![0u8; HASH_LEN];
+    // Parameters are either our constants or ones parsed and range-checked
+    // below, and the salt is 16 bytes, so hashing cannot fail; a failure
+    // would leave the output zeroed, which verifies against nothing real.
+    if let Ok(params) = Params::new(m, t, p, Some(HASH_LEN)) {
+        let _ = Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+            .hash_password_into(secret, salt, &mut out);
+    }
+    out
+}
+
+type ParsedHash = (u32, u32, u32, Vec<u8>, Vec<u8>);
+
+fn parse_hash(stored: &str) -> Option<ParsedHash> {
+    let mut parts = stored.split('$');
+    if parts.next()? != "argon2id" || parts.next()? != "v=19" {
+        return None;
+    }
+    let (mut m, mut t, mut p) = (None, None, None);
+    for kv in parts.next()?.split(',') {
+        let (k, v) = kv.split_once('=')?;
+        let v: u32 = v.parse().ok()?;
+        match k {
+            "m" => m = Some(v),
+            "t" => t = Some(v),
+            "p" => p = Some(v),
+            _ => return None,
+        }
+    }
+    let salt = hex::decode(parts.next()?).ok()?;
+    let hash = hex::decode(parts.next()?).ok()?;
+    // Refuse parameters far outside what this crate writes, so a corrupted
+    // record cannot make one request allocate gigabytes.
+    let (m, t, p) = (m?, t?, p?);
+    if !(8..=256 * 1024).contains(&m) || !(1..=16).contains(&t) || !(1..=4).contains(&p) {
+        return None;
+    }
+    if parts.next().is_some() || hash.len() != HASH_LEN {
+        return None;
+    }
+    Some((m, t, p, salt, hash))
+}
+
+/// Hex SHA-256 of a text, for storage keys that must not show the text
+/// (e-mail addresses in index keys).
+pub fn digest(text: &str) -> String {
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+/// A short public reference (e.g. `E-1a2b3c4d5e6f`) naming a flow or link
+/// in audit records and operator views. It grants nothing.
+pub fn reference(prefix: char, rng: &dyn Rng) -> String {
+    let mut bytes = [0u8; 6];
+    rng.fill(&mut bytes);
+    format!("{prefix}-{}", hex::encode(bytes))
+}
+
+/// A keyword made by the system (recovery step 3): 8 characters from an
+/// alphabet without look-alikes (no 0/O, 1/I/L), about 40 bits.
+pub fn system_keyword(rng: &dyn Rng) -> Memorised {
+    const ALPHABET: &[u8] = b"23456789ABCDEFGHJKMNPQRSTUVWXYZ";
+    let mut out = String::with_capacity(8);
+    while out.len() < 8 {
+        let mut b = [0u8; 1];
+        rng.fill(&mut b);
+        // Rejection sampling keeps every character equally likely.
+        let limit = 256 - 256 % ALPHABET.len();
+        if (b[0] as usize) < limit {
+            out.push(ALPHABET[b[0] as usize % ALPHABET.len()] as char);
+        }
+    }
+    Memorised(out)
+}
+
+fn base64url(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
+        let chars = chunk.len() + 1;
+        for i in 0..chars {
+            out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::SeqRng;
+
+    #[test]
+    fn token_is_128_bits_of_base64url() {
+        let rng = SeqRng::default();
+        let a = Token::generate(&rng);
+        let b = Token::generate(&rng);
+        assert_eq!(a.expose().len(), 22);
+        assert!(
+            a.expose()
+                .bytes()
+                .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+        );
+        assert_ne!(a, b);
+        assert_eq!(a.digest().len(), 64);
+        assert_ne!(a.digest(), a.expose());
+    }
+
+    #[test]
+    fn base64url_matches_rfc4648_vectors() {
+        assert_eq!(base64url(b"f"), "Zg");
+        assert_eq!(base64url(b"fo"), "Zm8");
+        assert_eq!(base64url(b"foo"), "Zm9v");
+        assert_eq!(base64url(b"foob"), "Zm9vYg");
+        assert_eq!(base64url(&[0xfb, 0xff]), "-_8");
+    }
+
+    #[test]
+    fn hash_verifies_only_the_same_secret() {
+        let rng = SeqRng::default();
+        let secret = Memorised::new("さくらの木");
+        let stored = secret.hash(&rng);
+        assert!(stored.starts_with("argon2id$v=19$m=19456,t=2,p=1$"));
+        assert!(!stored.contains("さくら"));
+        assert!(secret.verify(&stored));
+        assert!(!Memorised::new("さくらの花").verify(&stored));
+        // A fresh salt makes every hash of one secret different.
+        assert_ne!(stored, secret.hash(&rng));
+    }
+
+    #[test]
+    fn malformed_or_hostile_hashes_match_nothing() {
+        let s = Memorised::new("x");
+        assert!(!s.verify(""));
+        assert!(!s.verify("argon2id$v=19$m=4194304,t=2,p=1$00$00"));
+        assert!(!s.verify("bcrypt$whatever"));
+    }
+
+    #[test]
+    fn debug_prints_no_secret() {
+        assert_eq!(format!("{:?}", Memorised::new("hunter2")), "Memorised(…)");
+        let t = Token::from_caller("abc");
+        assert_eq!(format!("{t:?}"), "Token(…)");
+    }
+
+    #[test]
+    fn system_keyword_uses_unambiguous_alphabet() {
+        let rng = SeqRng::default();
+        for _ in 0..50 {
+            let k = system_keyword(&rng);
+            assert_eq!(k.expose().len(), 8);
+            assert!(!k.expose().contains(['0', 'O', '1', 'I', 'L']));
+        }
+    }
+}

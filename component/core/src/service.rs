@@ -1,0 +1,142 @@
+//! The entry point of the flows: a [`Service`] borrows the ports for one
+//! call and reads the settings at most once per call.
+
+use std::cell::OnceCell;
+
+use crate::error::FlowError;
+use crate::kv::{self, Change};
+use crate::model::{Date, Settings, Timestamp};
+use crate::ports::{AuditEvent, Ports};
+use crate::records::{MailWindow, mail_window_key};
+
+/// The flows of customer-web over a set of ports. Cheap to make: the
+/// component makes one per call.
+pub struct Service<'a> {
+    pub(crate) ports: Ports<'a>,
+    settings: OnceCell<Settings>,
+}
+
+impl<'a> Service<'a> {
+    /// A service over these ports.
+    pub fn new(ports: Ports<'a>) -> Self {
+        Self {
+            ports,
+            settings: OnceCell::new(),
+        }
+    }
+
+    /// The settings in force (read once per service).
+    pub fn settings(&self) -> Result<&Settings, FlowError> {
+        if let Some(s) = self.settings.get() {
+            return Ok(s);
+        }
+        let s = self.ports.config.settings()?;
+        Ok(self.settings.get_or_init(|| s))
+    }
+
+    pub(crate) fn now(&self) -> Timestamp {
+        self.ports.clock.now()
+    }
+
+    /// Today's date in Japan, for birth-date checks.
+    pub(crate) fn today(&self) -> Date {
+        japan_date(self.now())
+    }
+
+    /// Records a security event. The trail is best effort by design: a
+    /// step that already changed storage must not be reported as failed
+    /// because its event could not be written (the host logs that fault).
+    pub(crate) fn audit(&self, kind: &'static str, subject: &str, detail: impl Into<String>) {
+        let _ = self.ports.audit.record(&AuditEvent {
+            at: self.now(),
+            kind,
+            subject: subject.to_owned(),
+            detail: detail.into(),
+        });
+    }
+
+    /// Counts one mail to `email` in its hourly window, or refuses with the
+    /// seconds until the window ends.
+    pub(crate) fn take_mail_allowance(&self, email: &str) -> Result<(), FlowError> {
+        let settings = self.settings()?;
+        let now = self.now();
+        let limit = settings.mails_per_hour;
+        kv::update::<MailWindow, _>(self.ports.store, &mail_window_key(email), |current| {
+            let mut window = match current {
+                Some(w) if now < w.window_start + 3600 => w.clone(),
+                _ => MailWindow {
+                    window_start: now,
+                    count: 0,
+                },
+            };
+            if window.count >= limit {
+                return Err(FlowError::RateLimited(window.window_start + 3600 - now));
+            }
+            window.count += 1;
+            let expires = window.window_start + 3600;
+            Ok(Change::Write(window, Some(expires), ()))
+        })
+    }
+
+    /// The public URL of a mailed link.
+    pub(crate) fn link_url(&self, token: &str) -> Result<String, FlowError> {
+        Ok(format!(
+            "{}/link/{token}",
+            self.settings()?.base_url.trim_end_matches('/')
+        ))
+    }
+}
+
+/// The calendar date in Japan (UTC+9, no daylight saving) at `at`.
+pub fn japan_date(at: Timestamp) -> Date {
+    let days = (at + 9 * 3600) / 86_400;
+    civil_from_days(days as i64)
+}
+
+/// Days since 1970-01-01 to a civil date (proleptic Gregorian).
+fn civil_from_days(z: i64) -> Date {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u8;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u8;
+    let year = (yoe + era * 400 + i64::from(month <= 2)) as u16;
+    Date { year, month, day }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn japan_date_turns_at_midnight_jst() {
+        // 2026-11-25T14:59:59Z is 23:59:59 JST; a second later it is the 26th.
+        assert_eq!(
+            japan_date(1_795_618_799),
+            Date {
+                year: 2026,
+                month: 11,
+                day: 25
+            }
+        );
+        assert_eq!(
+            japan_date(1_795_618_800),
+            Date {
+                year: 2026,
+                month: 11,
+                day: 26
+            }
+        );
+        assert_eq!(
+            japan_date(951_782_400),
+            Date {
+                year: 2000,
+                month: 2,
+                day: 29
+            }
+        );
+    }
+}

@@ -1,0 +1,473 @@
+//! The durable mail outbox behind the component's `mail` import, and the
+//! worker pass that delivers from it.
+//!
+//! `send` only enqueues: once a message is in the [`Outbox`] the host owns it.
+//! [`deliver_due`] claims due messages under a lease (so two workers never
+//! send the same message), hands each to a [`Delivery`], and records the
+//! outcome. A failed attempt is retried after [`backoff`]; the outbox never
+//! gives up, so nothing is lost while the mail server is down, and the
+//! operator sees the state of every message.
+
+mod memory;
+mod sqlite;
+
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+pub use memory::MemoryOutbox;
+pub use sqlite::SqliteOutbox;
+
+/// How long [`deliver_due`] leases a claimed message, in seconds: longer than
+/// any delivery should take, so a live worker never loses its claim, yet
+/// short enough that a crashed worker's messages go out again soon.
+pub const DELIVERY_LEASE: u64 = 300;
+
+/// How many messages one [`deliver_due`] pass claims at most.
+pub const DELIVERY_BATCH: usize = 100;
+
+/// A finished plain-text message, as the component hands it over.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutgoingMessage {
+    /// The recipient's address.
+    pub to: String,
+    /// The subject line, plain UTF-8.
+    pub subject: String,
+    /// The body, plain UTF-8 with `\n` line ends.
+    pub text: String,
+    /// What the message is for (`enrollment-link`, ...), for the operator.
+    pub kind: String,
+}
+
+/// Where a queued message stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryState {
+    /// Not attempted yet.
+    Pending,
+    /// Delivered; never sent again.
+    Sent,
+    /// The last attempt failed; it will be retried at `next_attempt_at`.
+    Failing,
+}
+
+impl DeliveryState {
+    /// The state's name as stored and shown to operators.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Sent => "sent",
+            Self::Failing => "failing",
+        }
+    }
+
+    /// The state with this name, as [`DeliveryState::as_str`] writes it.
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "pending" => Some(Self::Pending),
+            "sent" => Some(Self::Sent),
+            "failing" => Some(Self::Failing),
+            _ => None,
+        }
+    }
+}
+
+/// A message in the outbox, with its delivery record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuedMessage {
+    /// The outbox's id for the message; never reused.
+    pub id: u64,
+    /// The message itself.
+    pub message: OutgoingMessage,
+    /// When it was enqueued.
+    pub queued_at: u64,
+    /// How many delivery attempts were made, successful or not.
+    pub attempts: u32,
+    /// Where delivery stands.
+    pub state: DeliveryState,
+    /// The earliest time of the next attempt (meaningless once sent).
+    pub next_attempt_at: u64,
+    /// Why the last failed attempt failed.
+    pub last_error: Option<String>,
+    /// When it was delivered.
+    pub sent_at: Option<u64>,
+}
+
+/// An outbox fault.
+#[derive(Debug, thiserror::Error)]
+pub enum OutboxError {
+    /// The outbox failed; carries its description.
+    #[error("outbox unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// A durable queue of outgoing messages.
+pub trait Outbox: Send + Sync + 'static {
+    /// Queues a message, due at once; returns its id.
+    fn enqueue(&self, message: &OutgoingMessage, now: u64) -> Result<u64, OutboxError>;
+
+    /// Claims up to `limit` messages due at `now` (Pending/Failing with
+    /// next_attempt_at <= now and not leased), leasing each until now+lease
+    /// so two workers never send the same message. Oldest due first.
+    fn claim_due(
+        &self,
+        now: u64,
+        lease: u64,
+        limit: usize,
+    ) -> Result<Vec<QueuedMessage>, OutboxError>;
+
+    /// Records a successful delivery: the message is `Sent` and is never
+    /// claimed again. Counts the attempt.
+    fn mark_sent(&self, id: u64, now: u64) -> Result<(), OutboxError>;
+
+    /// Records a failed attempt: attempts+1, state `Failing`,
+    /// next_attempt_at = now + backoff(attempts), and releases the lease.
+    /// A message already sent stays sent (a worker whose lease ran out may
+    /// report late).
+    fn mark_failed(&self, id: u64, error: &str, now: u64) -> Result<(), OutboxError>;
+
+    /// Up to `limit` messages, newest first, for the operator's view.
+    fn list(&self, limit: usize) -> Result<Vec<QueuedMessage>, OutboxError>;
+
+    /// One message by id.
+    fn get(&self, id: u64) -> Result<Option<QueuedMessage>, OutboxError>;
+}
+
+/// The wait before the next attempt after `attempts` failed ones, in seconds:
+/// min(30 * 2^(attempts-1), 3600). 30 s, 1 min, 2 min, ... then hourly for
+/// ever: the outbox never gives up (nothing is lost), the state shows it.
+pub fn backoff(attempts: u32) -> u64 {
+    const FIRST: u64 = 30;
+    const LONGEST: u64 = 3600;
+    let factor = 1u64
+        .checked_shl(attempts.saturating_sub(1))
+        .unwrap_or(u64::MAX);
+    FIRST.saturating_mul(factor).min(LONGEST)
+}
+
+/// Why a delivery attempt failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DeliveryError {
+    /// The attempt failed but may succeed later; the message is retried.
+    #[error("{0}")]
+    Temporary(String),
+}
+
+/// Hands one message to the world (SMTP later).
+pub trait Delivery: Send + Sync + 'static {
+    /// Delivers `message`, or says why it could not.
+    fn deliver(&self, message: &QueuedMessage) -> Result<(), DeliveryError>;
+}
+
+/// Test/dev sink: keeps every delivered message in memory; can be told to
+/// fail the next N deliveries (to test retries).
+#[derive(Debug, Default)]
+pub struct CapturingDelivery {
+    inner: Mutex<Capture>,
+}
+
+#[derive(Debug, Default)]
+struct Capture {
+    delivered: Vec<OutgoingMessage>,
+    failures_left: usize,
+}
+
+impl CapturingDelivery {
+    /// A sink that has delivered nothing and fails nothing.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Every message delivered so far, in delivery order.
+    pub fn delivered(&self) -> Vec<OutgoingMessage> {
+        self.lock().delivered.clone()
+    }
+
+    /// Makes the next `n` deliveries fail with a temporary error.
+    pub fn fail_next(&self, n: usize) {
+        self.lock().failures_left = n;
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Capture> {
+        // Nothing panics while the lock is held; the data stays consistent.
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Delivery for CapturingDelivery {
+    fn deliver(&self, message: &QueuedMessage) -> Result<(), DeliveryError> {
+        let mut capture = self.lock();
+        if capture.failures_left > 0 {
+            capture.failures_left -= 1;
+            return Err(DeliveryError::Temporary(
+                "simulated delivery failure".into(),
+            ));
+        }
+        capture.delivered.push(message.message.clone());
+        Ok(())
+    }
+}
+
+/// What one [`deliver_due`] pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeliveryReport {
+    /// Messages delivered.
+    pub sent: usize,
+    /// Messages whose attempt failed; they will be retried.
+    pub failed: usize,
+}
+
+/// One pass of the delivery worker: claim due messages, deliver each, mark
+/// sent/failed.
+///
+/// Claims at most [`DELIVERY_BATCH`] messages under a [`DELIVERY_LEASE`];
+/// the caller loops (or waits) for more. An outbox fault stops the pass; the
+/// messages it had claimed become due again when their lease runs out.
+pub fn deliver_due(
+    outbox: &dyn Outbox,
+    delivery: &dyn Delivery,
+    now: u64,
+) -> Result<DeliveryReport, OutboxError> {
+    let mut report = DeliveryReport::default();
+    for queued in outbox.claim_due(now, DELIVERY_LEASE, DELIVERY_BATCH)? {
+        match delivery.deliver(&queued) {
+            Ok(()) => {
+                outbox.mark_sent(queued.id, now)?;
+                report.sent += 1;
+                tracing::info!(
+                    id = queued.id,
+                    kind = %queued.message.kind,
+                    attempts = queued.attempts + 1,
+                    "mail delivered"
+                );
+            }
+            Err(DeliveryError::Temporary(error)) => {
+                outbox.mark_failed(queued.id, &error, now)?;
+                report.failed += 1;
+                tracing::warn!(
+                    id = queued.id,
+                    kind = %queued.message.kind,
+                    attempts = queued.attempts + 1,
+                    retry_in = backoff(queued.attempts + 1),
+                    %error,
+                    "mail delivery failed; will retry"
+                );
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// The behaviour every outbox must show, written once and run against each.
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: u64 = 1_700_000_000;
+
+    fn message(to: &str) -> OutgoingMessage {
+        OutgoingMessage {
+            to: to.into(),
+            subject: "【ご登録】お客さまWebサービス".into(),
+            text: "以下のURLから登録を続けてください。\nhttps://example.jp/l/x\n".into(),
+            kind: "enrollment-link".into(),
+        }
+    }
+
+    fn ids(messages: &[QueuedMessage]) -> Vec<u64> {
+        messages.iter().map(|queued| queued.id).collect()
+    }
+
+    fn enqueue_claim_send(outbox: &impl Outbox) {
+        let id = outbox.enqueue(&message("a@example.jp"), NOW).unwrap();
+        let queued = outbox.get(id).unwrap().unwrap();
+        assert_eq!(
+            queued,
+            QueuedMessage {
+                id,
+                message: message("a@example.jp"),
+                queued_at: NOW,
+                attempts: 0,
+                state: DeliveryState::Pending,
+                next_attempt_at: NOW,
+                last_error: None,
+                sent_at: None,
+            }
+        );
+        // Not due before it was queued.
+        assert!(outbox.claim_due(NOW - 1, 60, 10).unwrap().is_empty());
+        let claimed = outbox.claim_due(NOW, 60, 10).unwrap();
+        assert_eq!(claimed, vec![queued]);
+        outbox.mark_sent(id, NOW + 1).unwrap();
+        let sent = outbox.get(id).unwrap().unwrap();
+        assert_eq!(sent.state, DeliveryState::Sent);
+        assert_eq!(sent.sent_at, Some(NOW + 1));
+        assert_eq!(sent.attempts, 1);
+        // Never claimed again, not even after the lease would have run out.
+        assert!(outbox.claim_due(NOW + 1, 60, 10).unwrap().is_empty());
+        assert!(outbox.claim_due(NOW + 100_000, 60, 10).unwrap().is_empty());
+        assert_eq!(outbox.get(id + 1_000).unwrap(), None);
+    }
+
+    fn lease_prevents_double_claim(outbox: &impl Outbox) {
+        let first = outbox.enqueue(&message("a@example.jp"), NOW).unwrap();
+        let second = outbox.enqueue(&message("b@example.jp"), NOW).unwrap();
+        let third = outbox.enqueue(&message("c@example.jp"), NOW).unwrap();
+        assert!(first < second && second < third, "ids grow");
+
+        // The limit is honoured, oldest first.
+        assert_eq!(ids(&outbox.claim_due(NOW, 60, 2).unwrap()), vec![first, second]);
+        // A second worker gets only what the first did not claim.
+        assert_eq!(ids(&outbox.claim_due(NOW, 60, 10).unwrap()), vec![third]);
+        assert!(outbox.claim_due(NOW + 59, 60, 10).unwrap().is_empty());
+        // A limit of zero claims nothing.
+        assert!(outbox.claim_due(NOW + 60, 60, 0).unwrap().is_empty());
+        // A worker that died leaves its messages to be claimed after the lease.
+        outbox.mark_sent(second, NOW + 10).unwrap();
+        assert_eq!(
+            ids(&outbox.claim_due(NOW + 60, 60, 10).unwrap()),
+            vec![first, third]
+        );
+        assert!(outbox.claim_due(NOW + 60, 60, 10).unwrap().is_empty());
+    }
+
+    fn failure_backs_off_then_retries(outbox: &impl Outbox) {
+        let id = outbox.enqueue(&message("a@example.jp"), NOW).unwrap();
+        assert_eq!(ids(&outbox.claim_due(NOW, 300, 10).unwrap()), vec![id]);
+        outbox.mark_failed(id, "connection refused", NOW + 1).unwrap();
+        let failing = outbox.get(id).unwrap().unwrap();
+        assert_eq!(failing.state, DeliveryState::Failing);
+        assert_eq!(failing.attempts, 1);
+        assert_eq!(failing.next_attempt_at, NOW + 1 + 30);
+        assert_eq!(failing.last_error.as_deref(), Some("connection refused"));
+
+        // The failure releases the lease, but the backoff holds it back.
+        assert!(outbox.claim_due(NOW + 30, 300, 10).unwrap().is_empty());
+        let retry = outbox.claim_due(NOW + 31, 300, 10).unwrap();
+        assert_eq!(ids(&retry), vec![id]);
+        assert_eq!(retry[0].attempts, 1);
+
+        outbox.mark_failed(id, "timed out", NOW + 40).unwrap();
+        let again = outbox.get(id).unwrap().unwrap();
+        assert_eq!(again.attempts, 2);
+        assert_eq!(again.next_attempt_at, NOW + 40 + 60);
+        assert_eq!(again.last_error.as_deref(), Some("timed out"));
+        assert!(outbox.claim_due(NOW + 99, 300, 10).unwrap().is_empty());
+        assert_eq!(ids(&outbox.claim_due(NOW + 100, 300, 10).unwrap()), vec![id]);
+
+        outbox.mark_sent(id, NOW + 101).unwrap();
+        let sent = outbox.get(id).unwrap().unwrap();
+        assert_eq!(sent.state, DeliveryState::Sent);
+        assert_eq!(sent.attempts, 3);
+        assert_eq!(sent.sent_at, Some(NOW + 101));
+
+        // A late failure report from a worker whose lease ran out does not
+        // undo the delivery.
+        outbox.mark_failed(id, "late", NOW + 200).unwrap();
+        assert_eq!(outbox.get(id).unwrap().unwrap(), sent);
+
+        // Marking a message that does not exist is an error.
+        assert!(outbox.mark_sent(id + 1_000, NOW).is_err());
+        assert!(outbox.mark_failed(id + 1_000, "x", NOW).is_err());
+    }
+
+    fn list_is_newest_first(outbox: &impl Outbox) {
+        assert!(outbox.list(10).unwrap().is_empty());
+        let first = outbox.enqueue(&message("a@example.jp"), NOW).unwrap();
+        let second = outbox.enqueue(&message("b@example.jp"), NOW + 1).unwrap();
+        let third = outbox.enqueue(&message("c@example.jp"), NOW + 2).unwrap();
+        assert_eq!(ids(&outbox.list(10).unwrap()), vec![third, second, first]);
+        assert_eq!(ids(&outbox.list(2).unwrap()), vec![third, second]);
+        assert!(outbox.list(0).unwrap().is_empty());
+        assert_eq!(outbox.list(1).unwrap()[0].message.to, "c@example.jp");
+    }
+
+    fn delivers_exactly_once_through_failures(outbox: &impl Outbox) {
+        let delivery = CapturingDelivery::new();
+        delivery.fail_next(2);
+        let id = outbox.enqueue(&message("a@example.jp"), NOW).unwrap();
+
+        let report = deliver_due(outbox, &delivery, NOW).unwrap();
+        assert_eq!(report, DeliveryReport { sent: 0, failed: 1 });
+        // Not due again until the backoff has passed.
+        assert_eq!(
+            deliver_due(outbox, &delivery, NOW + 29).unwrap(),
+            DeliveryReport::default()
+        );
+        let report = deliver_due(outbox, &delivery, NOW + 30).unwrap();
+        assert_eq!(report, DeliveryReport { sent: 0, failed: 1 });
+        assert_eq!(outbox.get(id).unwrap().unwrap().next_attempt_at, NOW + 90);
+        let report = deliver_due(outbox, &delivery, NOW + 90).unwrap();
+        assert_eq!(report, DeliveryReport { sent: 1, failed: 0 });
+        // Later passes find nothing to do.
+        assert_eq!(
+            deliver_due(outbox, &delivery, NOW + 100_000).unwrap(),
+            DeliveryReport::default()
+        );
+
+        assert_eq!(delivery.delivered(), vec![message("a@example.jp")]);
+        let sent = outbox.get(id).unwrap().unwrap();
+        assert_eq!(sent.state, DeliveryState::Sent);
+        assert_eq!(sent.attempts, 3);
+        assert_eq!(sent.sent_at, Some(NOW + 90));
+        assert_eq!(sent.last_error.as_deref(), Some("simulated delivery failure"));
+    }
+
+    fn run_suite<O: Outbox>(mut fresh: impl FnMut() -> O) {
+        enqueue_claim_send(&fresh());
+        lease_prevents_double_claim(&fresh());
+        failure_backs_off_then_retries(&fresh());
+        list_is_newest_first(&fresh());
+        delivers_exactly_once_through_failures(&fresh());
+    }
+
+    #[test]
+    fn memory_outbox_follows_the_contract() {
+        run_suite(MemoryOutbox::new);
+    }
+
+    #[test]
+    fn sqlite_outbox_follows_the_contract() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut files = 0;
+        run_suite(|| {
+            files += 1;
+            SqliteOutbox::open(&dir.path().join(format!("outbox-{files}.db"))).unwrap()
+        });
+    }
+
+    #[test]
+    fn backoff_doubles_from_thirty_seconds_up_to_an_hour() {
+        let waits: Vec<u64> = (1..=9).map(backoff).collect();
+        assert_eq!(waits, vec![30, 60, 120, 240, 480, 960, 1920, 3600, 3600]);
+        assert_eq!(backoff(0), 30);
+        assert_eq!(backoff(64), 3600);
+        assert_eq!(backoff(u32::MAX), 3600);
+    }
+
+    #[test]
+    fn delivery_states_round_trip_by_name() {
+        for state in [DeliveryState::Pending, DeliveryState::Sent, DeliveryState::Failing] {
+            assert_eq!(DeliveryState::from_name(state.as_str()), Some(state));
+        }
+        assert_eq!(DeliveryState::from_name("lost"), None);
+    }
+
+    #[test]
+    fn capturing_delivery_fails_exactly_as_told() {
+        let delivery = CapturingDelivery::new();
+        let queued = QueuedMessage {
+            id: 1,
+            message: message("a@example.jp"),
+            queued_at: NOW,
+            attempts: 0,
+            state: DeliveryState::Pending,
+            next_attempt_at: NOW,
+            last_error: None,
+            sent_at: None,
+        };
+        delivery.fail_next(1);
+        assert!(delivery.deliver(&queued).is_err());
+        assert!(delivery.delivered().is_empty());
+        assert!(delivery.deliver(&queued).is_ok());
+        assert!(delivery.deliver(&queued).is_ok());
+        assert_eq!(delivery.delivered().len(), 2);
+    }
+}
