@@ -122,27 +122,23 @@ fn unavailable(error: rusqlite::Error) -> AuditError {
 impl AuditLog for SqliteAuditLog {
     fn record(&self, event: &AuditEvent) -> Result<(), AuditError> {
         let conn = self.conn();
-        conn.prepare_cached(
-            "INSERT INTO audit_events (at, kind, subject, detail) VALUES (?1, ?2, ?3, ?4)",
-        )
-        .and_then(|mut statement| {
-            statement.execute(params![
-                to_sql_u64(event.at),
-                event.kind,
-                event.subject,
-                event.detail
-            ])
-        })
-        .map_err(unavailable)?;
+        conn.prepare_cached("INSERT INTO audit_events (at, kind, subject, detail) VALUES (?1, ?2, ?3, ?4)")
+            .and_then(|mut statement| {
+                statement.execute(params![
+                    to_sql_u64(event.at),
+                    event.kind,
+                    event.subject,
+                    event.detail
+                ])
+            })
+            .map_err(unavailable)?;
         Ok(())
     }
 
     fn recent(&self, limit: usize) -> Result<Vec<AuditEvent>, AuditError> {
         let conn = self.conn();
         let mut events = conn
-            .prepare_cached(
-                "SELECT at, kind, subject, detail FROM audit_events ORDER BY id DESC LIMIT ?1",
-            )
+            .prepare_cached("SELECT at, kind, subject, detail FROM audit_events ORDER BY id DESC LIMIT ?1")
             .and_then(|mut statement| {
                 statement
                     .query_map([i64::try_from(limit).unwrap_or(i64::MAX)], |row| {
@@ -210,10 +206,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("data/host.db");
         let recorded = event(1_700_000_000, "account-created", "outcome=ok");
-        SqliteAuditLog::open(&path)
-            .unwrap()
-            .record(&recorded)
-            .unwrap();
+        SqliteAuditLog::open(&path).unwrap().record(&recorded).unwrap();
         let log = SqliteAuditLog::open(&path).unwrap();
         assert_eq!(log.recent(5).unwrap(), vec![recorded]);
     }

@@ -46,8 +46,8 @@ pub fn open(path: &Path, schema: &Schema) -> anyhow::Result<Connection> {
         std::fs::create_dir_all(parent)
             .with_context(|| format!("creating the directory {}", parent.display()))?;
     }
-    let mut conn = Connection::open(path)
-        .with_context(|| format!("opening the database {}", path.display()))?;
+    let mut conn =
+        Connection::open(path).with_context(|| format!("opening the database {}", path.display()))?;
     configure(&conn).with_context(|| format!("configuring the database {}", path.display()))?;
     migrate(&mut conn, schema).with_context(|| {
         format!(
@@ -112,9 +112,8 @@ fn migrate(conn: &mut Connection, schema: &Schema) -> anyhow::Result<()> {
     }
     let done = usize::try_from(current)?;
     for (index, step) in schema.migrations.iter().enumerate().skip(done) {
-        tx.execute_batch(step).with_context(|| {
-            format!("applying {} schema version {}", schema.name, index + 1)
-        })?;
+        tx.execute_batch(step)
+            .with_context(|| format!("applying {} schema version {}", schema.name, index + 1))?;
     }
     if current < known {
         tx.execute(
@@ -148,11 +147,7 @@ pub fn to_sql_u64(value: u64) -> i64 {
 pub fn column_u64(row: &rusqlite::Row<'_>, index: usize) -> rusqlite::Result<u64> {
     let value: i64 = row.get(index)?;
     u64::try_from(value).map_err(|error| {
-        rusqlite::Error::FromSqlConversionFailure(
-            index,
-            rusqlite::types::Type::Integer,
-            Box::new(error),
-        )
+        rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Integer, Box::new(error))
     })
 }
 
@@ -287,11 +282,9 @@ mod tests {
         assert!(format!("{error:#}").contains("broken schema version 2"));
         let conn = Connection::open(&path).unwrap();
         let tables: i64 = conn
-            .query_row(
-                "SELECT count(*) FROM sqlite_master WHERE name = 'c'",
-                [],
-                |row| row.get(0),
-            )
+            .query_row("SELECT count(*) FROM sqlite_master WHERE name = 'c'", [], |row| {
+                row.get(0)
+            })
             .unwrap();
         assert_eq!(tables, 0, "step 1 must roll back with step 2");
     }

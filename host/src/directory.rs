@@ -51,7 +51,7 @@ pub struct Date {
 impl Date {
     /// The date with these parts, if it exists in the Gregorian calendar.
     pub fn new(year: u16, month: u8, day: u8) -> Option<Self> {
-        let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+        let leap = year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400));
         let days_in_month = match month {
             1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
             4 | 6 | 9 | 11 => 30,
@@ -175,10 +175,7 @@ pub trait Directory: Send + Sync + 'static {
     /// The policyholder whose records match every identity field and who
     /// holds the contract `identity.policy_number`; a partial match is
     /// `None`.
-    fn find_policyholder(
-        &self,
-        identity: &IdentityQuery,
-    ) -> Result<Option<Policyholder>, DirectoryError>;
+    fn find_policyholder(&self, identity: &IdentityQuery) -> Result<Option<Policyholder>, DirectoryError>;
 
     /// The contracts of a policyholder, in the insurer's order; none for an
     /// unknown customer id.
@@ -246,8 +243,7 @@ impl FileDirectory {
     pub fn load(path: &Path) -> anyhow::Result<Self> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("reading the directory file {}", path.display()))?;
-        Self::from_json(&text)
-            .with_context(|| format!("loading the directory file {}", path.display()))
+        Self::from_json(&text).with_context(|| format!("loading the directory file {}", path.display()))
     }
 
     /// Parses and validates a directory from JSON text.
@@ -267,6 +263,16 @@ impl FileDirectory {
         Ok(directory)
     }
 
+    /// How many policyholders the directory holds.
+    pub fn len(&self) -> usize {
+        self.holders.len()
+    }
+
+    /// Whether the directory holds nobody.
+    pub fn is_empty(&self) -> bool {
+        self.holders.is_empty()
+    }
+
     /// The sample directory ([`SAMPLE`]), for local runs.
     pub fn sample() -> Self {
         // SAMPLE is compiled in and a unit test loads it, so this cannot
@@ -277,10 +283,9 @@ impl FileDirectory {
     fn add(&mut self, holder: Holder) -> anyhow::Result<()> {
         let index = self.holders.len();
         match self.by_customer_id.entry(holder.customer_id.clone()) {
-            hash_map::Entry::Occupied(_) => bail!(
-                "customer_id {:?} appears more than once",
-                holder.customer_id
-            ),
+            hash_map::Entry::Occupied(_) => {
+                bail!("customer_id {:?} appears more than once", holder.customer_id)
+            }
             hash_map::Entry::Vacant(slot) => {
                 slot.insert(index);
             }
@@ -291,9 +296,7 @@ impl FileDirectory {
                     let owner = self
                         .holders
                         .get(*other.get())
-                        .map_or(holder.customer_id.as_str(), |other| {
-                            other.customer_id.as_str()
-                        });
+                        .map_or(holder.customer_id.as_str(), |other| other.customer_id.as_str());
                     bail!(
                         "contracts[{position}]: policy_number {:?} appears more than once \
                          (already a contract of customer_id {owner:?})",
@@ -326,8 +329,7 @@ fn validate_holder(shape: HolderShape) -> anyhow::Result<Holder> {
     }
     let birth_date: Date = shape.birth_date.parse().context("birth_date")?;
     check_phone(&shape.phone).with_context(|| format!("phone {:?}", shape.phone))?;
-    check_postal_code(&shape.postal_code)
-        .with_context(|| format!("postal_code {:?}", shape.postal_code))?;
+    check_postal_code(&shape.postal_code).with_context(|| format!("postal_code {:?}", shape.postal_code))?;
     let contracts = shape
         .contracts
         .into_iter()
@@ -452,10 +454,7 @@ fn check_policy_number(value: &str) -> anyhow::Result<()> {
 }
 
 impl Directory for FileDirectory {
-    fn find_policyholder(
-        &self,
-        identity: &IdentityQuery,
-    ) -> Result<Option<Policyholder>, DirectoryError> {
+    fn find_policyholder(&self, identity: &IdentityQuery) -> Result<Option<Policyholder>, DirectoryError> {
         let Some(holder) = self
             .by_policy_number
             .get(&identity.policy_number)
@@ -562,7 +561,8 @@ mod tests {
     #[test]
     fn any_single_wrong_field_is_no_match() {
         let directory = FileDirectory::sample();
-        let mutations: [(&str, fn(&mut IdentityQuery)); 8] = [
+        type Mutation = (&'static str, fn(&mut IdentityQuery));
+        let mutations: [Mutation; 8] = [
             ("family_name", |q| q.family_name = "山本".into()),
             ("given_name", |q| q.given_name = "次郎".into()),
             ("family_name_kana", |q| q.family_name_kana = "ヤマモト".into()),
@@ -642,7 +642,14 @@ mod tests {
 
     #[test]
     fn an_invalid_birth_date_names_the_policyholder_and_field() {
-        for bad in ["1985-02-30", "1985-13-01", "1985-4-1", "85-04-01", "1985/04/01", "１９８５-04-01"] {
+        for bad in [
+            "1985-02-30",
+            "1985-13-01",
+            "1985-4-1",
+            "85-04-01",
+            "1985/04/01",
+            "１９８５-04-01",
+        ] {
             let error = error_text(&with_field("birth_date", bad.into()));
             assert!(error.contains("policyholders[0]"), "{error}");
             assert!(error.contains("C0000001"), "{error}");
@@ -697,7 +704,10 @@ mod tests {
         file["policyholders"][2]["customer_id"] = "C0000001".into();
         let error = error_text(&file.to_string());
         assert!(error.contains("policyholders[2]"), "{error}");
-        assert!(error.contains("customer_id \"C0000001\" appears more than once"), "{error}");
+        assert!(
+            error.contains("customer_id \"C0000001\" appears more than once"),
+            "{error}"
+        );
 
         let mut file: serde_json::Value = serde_json::from_str(SAMPLE).unwrap();
         file["policyholders"][3]["contracts"][1]["policy_number"] = "B234567890".into();

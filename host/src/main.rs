@@ -1,1 +1,334 @@
-fn main() {}
+//! `customer-web`: the wasmtime host's command line.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use customer_web_host::bindings::customer_web::plugin::types::{CustomerInput, FlowError};
+use customer_web_host::directory::{Directory, FileDirectory};
+use customer_web_host::{Capabilities, HostOptions, PluginHost, config};
+
+/// customer-web: enrollment, recovery and sign-in for an insurer's
+/// Customer Web Service, run as a WebAssembly component.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    /// Where the SQLite database and the compilation cache live.
+    #[arg(long, global = true, default_value = "./data")]
+    data_dir: PathBuf,
+    /// The insurer's directory of policyholders (JSON); default: the sample.
+    #[arg(long, global = true)]
+    directory: Option<PathBuf>,
+    /// Settings (JSON: brand strings, base URL, lifetimes); default: the seed's.
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Walks a sample customer through enrollment, sign-in, renewal and
+    /// recovery inside the component, printing each step and each mail.
+    Demo,
+    /// Lists the mail outbox and each message's delivery state.
+    Outbox {
+        /// Print the full text of each message.
+        #[arg(long)]
+        full: bool,
+    },
+    /// Lists the most recent security audit events.
+    Audit {
+        /// How many events.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Checks a directory file and prints what it holds.
+    CheckDirectory {
+        /// The JSON file.
+        file: PathBuf,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match &cli.command {
+        Command::Demo => demo(&cli),
+        Command::Outbox { full } => {
+            let caps = capabilities(&cli)?;
+            for m in caps.outbox.list(100)? {
+                println!(
+                    "#{} {} {} to={} attempts={} {}",
+                    m.id,
+                    m.state.as_str(),
+                    m.message.kind,
+                    m.message.to,
+                    m.attempts,
+                    m.last_error.as_deref().unwrap_or("")
+                );
+                if *full {
+                    println!("Subject: {}\n\n{}", m.message.subject, m.message.text);
+                }
+            }
+            Ok(())
+        }
+        Command::Audit { limit } => {
+            let caps = capabilities(&cli)?;
+            for e in caps.audit.recent(*limit)? {
+                println!("{} {:<20} {:<16} {}", e.at, e.kind, e.subject, e.detail);
+            }
+            Ok(())
+        }
+        Command::CheckDirectory { file } => {
+            let directory = FileDirectory::load(file)?;
+            println!("{}: {} policyholders", file.display(), directory.len());
+            Ok(())
+        }
+    }
+}
+
+fn capabilities(cli: &Cli) -> anyhow::Result<Capabilities> {
+    std::fs::create_dir_all(&cli.data_dir).with_context(|| format!("creating {}", cli.data_dir.display()))?;
+    let directory: Arc<dyn Directory> = match &cli.directory {
+        Some(path) => Arc::new(FileDirectory::load(path)?),
+        None => Arc::new(FileDirectory::sample()),
+    };
+    let mut caps = Capabilities::sqlite(&cli.data_dir, directory)?;
+    if let Some(path) = &cli.config {
+        caps.settings = config::load(path)?;
+    }
+    Ok(caps)
+}
+
+fn flow<T>(step: &str, result: Result<T, FlowError>) -> anyhow::Result<T> {
+    result.map_err(|e| anyhow::anyhow!("{step}: {e:?}"))
+}
+
+fn demo(cli: &Cli) -> anyhow::Result<()> {
+    let caps = capabilities(cli)?;
+    let options = HostOptions {
+        cache_dir: Some(cli.data_dir.join("cache")),
+        ..HostOptions::default()
+    };
+    let host = PluginHost::embedded(caps, options)?;
+    let outbox = host.capabilities().outbox.clone();
+    let last_mail = || -> anyhow::Result<_> {
+        let list = outbox.list(1)?;
+        list.into_iter().next().context("no mail was queued")
+    };
+    let keyword = "さくら2026";
+    // Each run uses a fresh user ID, so the demo can be repeated on one
+    // data directory... but a policyholder enrolls once: the second run
+    // shows recovery only.
+    println!("== 1. お客さまWebサービストップ → 初めてご利用いただく方はこちら (agent AG001)");
+    let id = host.call(|p, s| p.customer_web_plugin_enrollment().call_start(s, Some("AG001")))?;
+    let id = flow("start", id)?;
+    println!("   flow opened");
+    println!("== 2. お客さま情報の入力、利用規約同意");
+    let customer = CustomerInput {
+        family_name: "山田".into(),
+        given_name: "太郎".into(),
+        family_name_kana: "ﾔﾏﾀﾞ".into(),
+        given_name_kana: "タロウ".into(),
+        birth_date: "１９８５年４月１日".into(),
+        phone: "090-1234-5678".into(),
+        postal_code: "100-0004".into(),
+        policy_number: "A123456789".into(),
+    };
+    let terms = host.capabilities().settings.terms_version.clone();
+    flow(
+        "customer",
+        host.call(|p, s| {
+            p.customer_web_plugin_enrollment()
+                .call_submit_customer(s, &id, &customer, &terms)
+        })?,
+    )?;
+    println!("== 3. キーワード・メールアドレス入力: keyword {keyword}, mail taro@example.jp");
+    flow(
+        "contact",
+        host.call(|p, s| {
+            p.customer_web_plugin_enrollment()
+                .call_submit_contact(s, &id, keyword, "taro@example.jp")
+        })?,
+    )?;
+    println!("== 4. 入力内容確認");
+    let review = flow(
+        "review",
+        host.call(|p, s| p.customer_web_plugin_enrollment().call_review(s, &id))?,
+    )?;
+    println!(
+        "   {} {} ({} {}) {} {}",
+        review.customer.family_name,
+        review.customer.given_name,
+        review.customer.family_name_kana,
+        review.customer.given_name_kana,
+        review.customer.birth_date,
+        review.email
+    );
+    let sent = flow(
+        "confirm",
+        host.call(|p, s| p.customer_web_plugin_enrollment().call_confirm(s, &id))?,
+    )?;
+    println!(
+        "== 5. キーワード表示: 【{keyword}】 — please note it. Mail sent to {}",
+        sent.email
+    );
+    let mail = last_mail()?;
+    println!(
+        "== 6. メール受信\nSubject: {}\n\n{}",
+        mail.message.subject, mail.message.text
+    );
+    let Some(token) = mail
+        .message
+        .text
+        .lines()
+        .find_map(|l| l.trim().split("/link/").nth(1))
+    else {
+        bail!("the identity did not match the directory: {}", mail.message.kind);
+    };
+    let token = token.to_owned();
+    println!("== 7. キーワード入力");
+    let status = flow(
+        "open",
+        host.call(|p, s| p.customer_web_plugin_link().call_open(s, &token))?,
+    )?;
+    println!(
+        "   link opened (not spent): {} attempts left",
+        status.attempts_left
+    );
+    let verified = flow(
+        "keyword",
+        host.call(|p, s| {
+            p.customer_web_plugin_link()
+                .call_submit_keyword(s, &token, keyword)
+        })?,
+    )?;
+    println!("   keyword correct; link spent");
+    println!("== 8. ID・パスワード入力");
+    let user_id = "taro.yamada@example.jp";
+    let password = "correct horse battery";
+    flow(
+        "credentials",
+        host.call(|p, s| {
+            p.customer_web_plugin_credentials()
+                .call_submit(s, &verified.ticket, user_id, password)
+        })?,
+    )?;
+    println!(
+        "== 9. 入力内容確認: {}",
+        flow(
+            "review",
+            host.call(|p, s| p
+                .customer_web_plugin_credentials()
+                .call_review(s, &verified.ticket))?
+        )?
+    );
+    match host.call(|p, s| {
+        p.customer_web_plugin_credentials()
+            .call_complete(s, &verified.ticket)
+    })? {
+        Ok(grant) => {
+            println!("== 10. 登録完了 → ホームへ");
+            home_and_renewal(&host, &grant.session)?;
+        }
+        Err(FlowError::AlreadyRegistered) => {
+            println!("== 10. already registered (this data directory ran the demo before): recovery instead");
+        }
+        Err(e) => bail!("complete: {e:?}"),
+    }
+
+    println!("== Recovery 1–3: ユーザーＩＤ・パスワードをお忘れの方はこちら");
+    let started = flow(
+        "recovery",
+        host.call(|p, s| {
+            p.customer_web_plugin_recovery()
+                .call_start(s, "taro@example.jp", "1985/4/1")
+        })?,
+    )?;
+    println!(
+        "   keyword shown on screen: 【{}】 (not in the mail)",
+        started.keyword
+    );
+    let mail = last_mail()?;
+    println!("Subject: {}\n\n{}", mail.message.subject, mail.message.text);
+    let token = mail
+        .message
+        .text
+        .lines()
+        .find_map(|l| l.trim().split("/link/").nth(1))
+        .context("recovery mail has a link")?
+        .to_owned();
+    println!("== Recovery 4–6: keyword, new ID and password");
+    let verified = flow(
+        "keyword",
+        host.call(|p, s| {
+            p.customer_web_plugin_link()
+                .call_submit_keyword(s, &token, &started.keyword)
+        })?,
+    )?;
+    let new_password = format!("new passphrase {}", host.capabilities().clock.now());
+    flow(
+        "credentials",
+        host.call(|p, s| {
+            p.customer_web_plugin_credentials()
+                .call_submit(s, &verified.ticket, user_id, &new_password)
+        })?,
+    )?;
+    let grant = flow(
+        "complete",
+        host.call(|p, s| {
+            p.customer_web_plugin_credentials()
+                .call_complete(s, &verified.ticket)
+        })?,
+    )?;
+    println!("   credentials replaced; every older session revoked");
+    home_and_renewal(&host, &grant.session)?;
+    println!("== Audit trail (newest last)");
+    for e in host.capabilities().audit.recent(12)? {
+        println!("   {:<20} {:<16} {}", e.kind, e.subject, e.detail);
+    }
+    println!("\nData in {}", cli.data_dir.display());
+    Ok(())
+}
+
+fn home_and_renewal(host: &PluginHost, session: &str) -> anyhow::Result<()> {
+    let home = flow(
+        "home",
+        host.call(|p, s| p.customer_web_plugin_account().call_home(s, session))?,
+    )?
+    .context("session is live")?;
+    println!(
+        "== 11. ホーム: {} ({}) → 契約の継続手続",
+        home.display_name, home.user_id
+    );
+    let contracts = flow(
+        "contracts",
+        host.call(|p, s| {
+            p.customer_web_plugin_account()
+                .call_renewable_contracts(s, session)
+        })?,
+    )?;
+    for c in &contracts {
+        println!(
+            "   {} {} {} (満期 {}年{}月{}日)",
+            c.policy_number, c.product, c.subject, c.expiry_date.year, c.expiry_date.month, c.expiry_date.day
+        );
+    }
+    let first = contracts.first().context("a renewable contract")?;
+    let handover = flow(
+        "renewal",
+        host.call(|p, s| {
+            p.customer_web_plugin_account()
+                .call_begin_renewal(s, session, &first.policy_number)
+        })?,
+    )?;
+    println!("== 12. 継続契約選択 → hand-over to {}", handover.url);
+    Ok(())
+}

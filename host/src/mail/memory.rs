@@ -70,12 +70,7 @@ impl Outbox for MemoryOutbox {
         Ok(id)
     }
 
-    fn claim_due(
-        &self,
-        now: u64,
-        lease: u64,
-        limit: usize,
-    ) -> Result<Vec<QueuedMessage>, OutboxError> {
+    fn claim_due(&self, now: u64, lease: u64, limit: usize) -> Result<Vec<QueuedMessage>, OutboxError> {
         let mut inner = self.lock();
         let mut due: Vec<&mut Record> = inner
             .messages

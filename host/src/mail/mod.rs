@@ -106,12 +106,7 @@ pub trait Outbox: Send + Sync + 'static {
     /// Claims up to `limit` messages due at `now` (Pending/Failing with
     /// next_attempt_at <= now and not leased), leasing each until now+lease
     /// so two workers never send the same message. Oldest due first.
-    fn claim_due(
-        &self,
-        now: u64,
-        lease: u64,
-        limit: usize,
-    ) -> Result<Vec<QueuedMessage>, OutboxError>;
+    fn claim_due(&self, now: u64, lease: u64, limit: usize) -> Result<Vec<QueuedMessage>, OutboxError>;
 
     /// Records a successful delivery: the message is `Sent` and is never
     /// claimed again. Counts the attempt.
@@ -136,9 +131,7 @@ pub trait Outbox: Send + Sync + 'static {
 pub fn backoff(attempts: u32) -> u64 {
     const FIRST: u64 = 30;
     const LONGEST: u64 = 3600;
-    let factor = 1u64
-        .checked_shl(attempts.saturating_sub(1))
-        .unwrap_or(u64::MAX);
+    let factor = 1u64.checked_shl(attempts.saturating_sub(1)).unwrap_or(u64::MAX);
     FIRST.saturating_mul(factor).min(LONGEST)
 }
 
@@ -196,9 +189,7 @@ impl Delivery for CapturingDelivery {
         let mut capture = self.lock();
         if capture.failures_left > 0 {
             capture.failures_left -= 1;
-            return Err(DeliveryError::Temporary(
-                "simulated delivery failure".into(),
-            ));
+            return Err(DeliveryError::Temporary("simulated delivery failure".into()));
         }
         capture.delivered.push(message.message.clone());
         Ok(())
@@ -444,7 +435,11 @@ mod tests {
 
     #[test]
     fn delivery_states_round_trip_by_name() {
-        for state in [DeliveryState::Pending, DeliveryState::Sent, DeliveryState::Failing] {
+        for state in [
+            DeliveryState::Pending,
+            DeliveryState::Sent,
+            DeliveryState::Failing,
+        ] {
             assert_eq!(DeliveryState::from_name(state.as_str()), Some(state));
         }
         assert_eq!(DeliveryState::from_name("lost"), None);

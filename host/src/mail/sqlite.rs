@@ -134,12 +134,7 @@ impl Outbox for SqliteOutbox {
         .map_err(unavailable)
     }
 
-    fn claim_due(
-        &self,
-        now: u64,
-        lease: u64,
-        limit: usize,
-    ) -> Result<Vec<QueuedMessage>, OutboxError> {
+    fn claim_due(&self, now: u64, lease: u64, limit: usize) -> Result<Vec<QueuedMessage>, OutboxError> {
         let mut conn = self.conn();
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -225,25 +220,19 @@ impl Outbox for SqliteOutbox {
 
     fn list(&self, limit: usize) -> Result<Vec<QueuedMessage>, OutboxError> {
         let conn = self.conn();
-        conn.prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM outbox ORDER BY id DESC LIMIT ?1"
-        ))
-        .and_then(|mut statement| {
-            statement
-                .query_map([limit_for_sql(limit)], read_message)?
-                .collect::<rusqlite::Result<Vec<_>>>()
-        })
-        .map_err(unavailable)
+        conn.prepare_cached(&format!("SELECT {COLUMNS} FROM outbox ORDER BY id DESC LIMIT ?1"))
+            .and_then(|mut statement| {
+                statement
+                    .query_map([limit_for_sql(limit)], read_message)?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .map_err(unavailable)
     }
 
     fn get(&self, id: u64) -> Result<Option<QueuedMessage>, OutboxError> {
         let conn = self.conn();
         conn.prepare_cached(&format!("SELECT {COLUMNS} FROM outbox WHERE id = ?1"))
-            .and_then(|mut statement| {
-                statement
-                    .query_row([to_sql_u64(id)], read_message)
-                    .optional()
-            })
+            .and_then(|mut statement| statement.query_row([to_sql_u64(id)], read_message).optional())
             .map_err(unavailable)
     }
 }

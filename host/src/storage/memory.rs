@@ -7,8 +7,7 @@ use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use super::{
-    Condition, Entry, Store, StoreError, WriteOutcome, check_key, check_value, condition_holds,
-    is_live,
+    Condition, Entry, Store, StoreError, WriteOutcome, check_key, check_value, condition_holds, is_live,
 };
 
 /// A [`Store`] held in process memory; everything is lost when it is dropped.
@@ -97,12 +96,7 @@ impl Store for MemoryStore {
         Ok(WriteOutcome::Written(version))
     }
 
-    fn delete(
-        &self,
-        key: &str,
-        condition: Condition,
-        now: u64,
-    ) -> Result<WriteOutcome, StoreError> {
+    fn delete(&self, key: &str, condition: Condition, now: u64) -> Result<WriteOutcome, StoreError> {
         check_key(key)?;
         let mut inner = self.lock();
         if !condition_holds(condition, inner.live_version(key, now)) {
@@ -116,9 +110,7 @@ impl Store for MemoryStore {
     fn purge_expired(&self, now: u64) -> Result<usize, StoreError> {
         let mut inner = self.lock();
         let before = inner.entries.len();
-        inner
-            .entries
-            .retain(|_, stored| is_live(stored.expires_at, now));
+        inner.entries.retain(|_, stored| is_live(stored.expires_at, now));
         Ok(before - inner.entries.len())
     }
 

@@ -88,8 +88,7 @@ pub trait Store: Send + Sync + 'static {
 
     /// Deletes `key` if `condition` holds. Deleting an absent key with
     /// `Absent` or `Any` is `Written(0)`; with `Version` it is `Conflict`.
-    fn delete(&self, key: &str, condition: Condition, now: u64)
-    -> Result<WriteOutcome, StoreError>;
+    fn delete(&self, key: &str, condition: Condition, now: u64) -> Result<WriteOutcome, StoreError>;
 
     /// Removes expired keys; returns how many.
     fn purge_expired(&self, now: u64) -> Result<usize, StoreError>;
@@ -231,9 +230,17 @@ mod tests {
     }
 
     fn versions_are_never_reused(store: &impl Store) {
-        let old = written(store.put("link/a", b"first", Condition::Absent, None, NOW).unwrap());
+        let old = written(
+            store
+                .put("link/a", b"first", Condition::Absent, None, NOW)
+                .unwrap(),
+        );
         written(store.delete("link/a", Condition::Version(old), NOW).unwrap());
-        let new = written(store.put("link/a", b"second", Condition::Absent, None, NOW).unwrap());
+        let new = written(
+            store
+                .put("link/a", b"second", Condition::Absent, None, NOW)
+                .unwrap(),
+        );
         assert_ne!(new, old);
         // A writer still holding the old version must lose (ABA).
         assert_eq!(
@@ -249,11 +256,17 @@ mod tests {
         assert_eq!(store.get("link/a", NOW).unwrap().unwrap().value, b"second");
 
         // The same holds when the key vanished by expiry instead of delete.
-        let expiring =
-            written(store.put("link/b", b"first", Condition::Absent, Some(NOW + 10), NOW).unwrap());
+        let expiring = written(
+            store
+                .put("link/b", b"first", Condition::Absent, Some(NOW + 10), NOW)
+                .unwrap(),
+        );
         let later = NOW + 10;
-        let recreated =
-            written(store.put("link/b", b"second", Condition::Absent, None, later).unwrap());
+        let recreated = written(
+            store
+                .put("link/b", b"second", Condition::Absent, None, later)
+                .unwrap(),
+        );
         assert!(recreated > expiring);
         assert_eq!(
             store
@@ -281,7 +294,9 @@ mod tests {
             WriteOutcome::Conflict
         );
         assert_eq!(
-            store.delete("session/1", Condition::Version(v), NOW + 60).unwrap(),
+            store
+                .delete("session/1", Condition::Version(v), NOW + 60)
+                .unwrap(),
             WriteOutcome::Conflict
         );
         // Deleting an expired key is deleting an absent key.
@@ -311,7 +326,13 @@ mod tests {
         // A put can set a deadline on an existing key, too.
         written(
             store
-                .put("session/2", b"u", Condition::Version(again), Some(NOW + 100), NOW + 5)
+                .put(
+                    "session/2",
+                    b"u",
+                    Condition::Version(again),
+                    Some(NOW + 100),
+                    NOW + 5,
+                )
                 .unwrap(),
         );
         assert_eq!(store.get("session/2", NOW + 100).unwrap(), None);
@@ -329,7 +350,11 @@ mod tests {
             );
         }
         written(store.put("link/1", b"l", Condition::Any, None, NOW).unwrap());
-        written(store.put("flo", b"not a flow", Condition::Any, None, NOW).unwrap());
+        written(
+            store
+                .put("flo", b"not a flow", Condition::Any, None, NOW)
+                .unwrap(),
+        );
 
         assert_eq!(store.count_prefix("flow/", NOW).unwrap(), 4);
         assert_eq!(store.count_prefix("flow/", NOW + 20).unwrap(), 2);
@@ -344,14 +369,22 @@ mod tests {
         assert_eq!(store.purge_expired(NOW).unwrap(), 0);
         assert_eq!(store.purge_expired(NOW + 20).unwrap(), 2);
         assert_eq!(store.purge_expired(NOW + 20).unwrap(), 0);
-        assert_eq!(store.count_prefix("flow/", NOW).unwrap(), 2, "purged keys are gone");
+        assert_eq!(
+            store.count_prefix("flow/", NOW).unwrap(),
+            2,
+            "purged keys are gone"
+        );
         assert_eq!(store.purge_expired(NOW + 1_000).unwrap(), 1);
         assert_eq!(store.count_prefix("", NOW).unwrap(), 3);
     }
 
     fn keys_are_exact_strings(store: &impl Store) {
         for key in ["フロー/一", "a\0b", "a", "A", "a%", "a_"] {
-            written(store.put(key, key.as_bytes(), Condition::Absent, None, NOW).unwrap());
+            written(
+                store
+                    .put(key, key.as_bytes(), Condition::Absent, None, NOW)
+                    .unwrap(),
+            );
         }
         for key in ["フロー/一", "a\0b", "a", "A", "a%", "a_"] {
             assert_eq!(store.get(key, NOW).unwrap().unwrap().value, key.as_bytes());
@@ -367,7 +400,11 @@ mod tests {
         let largest = vec![7u8; MAX_VALUE_BYTES];
         let too_large = vec![7u8; MAX_VALUE_BYTES + 1];
 
-        let v = written(store.put(&longest, &largest, Condition::Absent, None, NOW).unwrap());
+        let v = written(
+            store
+                .put(&longest, &largest, Condition::Absent, None, NOW)
+                .unwrap(),
+        );
         assert_eq!(
             store.get(&longest, NOW).unwrap(),
             Some(Entry {
@@ -383,7 +420,11 @@ mod tests {
             store.put("k", &too_large, Condition::Any, None, NOW),
             Err(StoreError::TooLarge)
         ));
-        assert_eq!(store.get("k", NOW).unwrap(), None, "a refused write writes nothing");
+        assert_eq!(
+            store.get("k", NOW).unwrap(),
+            None,
+            "a refused write writes nothing"
+        );
         // A multi-byte key is measured in bytes, not characters.
         let wide = "鍵".repeat(MAX_KEY_BYTES / 3 + 1);
         assert!(wide.chars().count() <= MAX_KEY_BYTES);

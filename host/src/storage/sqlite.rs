@@ -11,8 +11,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::{
-    Condition, Entry, Store, StoreError, WriteOutcome, check_key, check_value, condition_holds,
-    is_live,
+    Condition, Entry, Store, StoreError, WriteOutcome, check_key, check_value, condition_holds, is_live,
 };
 use crate::db::{self, Schema, column_opt_u64, column_u64, to_sql_u64};
 
@@ -146,12 +145,7 @@ impl Store for SqliteStore {
         Ok(WriteOutcome::Written(version))
     }
 
-    fn delete(
-        &self,
-        key: &str,
-        condition: Condition,
-        now: u64,
-    ) -> Result<WriteOutcome, StoreError> {
+    fn delete(&self, key: &str, condition: Condition, now: u64) -> Result<WriteOutcome, StoreError> {
         check_key(key)?;
         let mut conn = self.conn();
         let tx = conn
@@ -211,8 +205,7 @@ mod tests {
         let path = dir.path().join("data/store.db");
         let (kept, deleted) = {
             let store = SqliteStore::open(&path).unwrap();
-            let WriteOutcome::Written(kept) =
-                store.put("kept", b"v", Condition::Absent, None, 10).unwrap()
+            let WriteOutcome::Written(kept) = store.put("kept", b"v", Condition::Absent, None, 10).unwrap()
             else {
                 panic!("first write conflicted");
             };
@@ -232,8 +225,7 @@ mod tests {
                 version: kept
             })
         );
-        let WriteOutcome::Written(recreated) =
-            store.put("gone", b"w", Condition::Absent, None, 10).unwrap()
+        let WriteOutcome::Written(recreated) = store.put("gone", b"w", Condition::Absent, None, 10).unwrap()
         else {
             panic!("recreating conflicted");
         };
@@ -261,7 +253,10 @@ mod tests {
             Ok(WriteOutcome::Written(_))
         ));
         assert_eq!(first.get("k", 1).unwrap().unwrap().value, b"from second");
-        assert_eq!(second.delete("k", Condition::Any, 1).unwrap(), WriteOutcome::Written(0));
+        assert_eq!(
+            second.delete("k", Condition::Any, 1).unwrap(),
+            WriteOutcome::Written(0)
+        );
         assert_eq!(first.get("k", 1).unwrap(), None);
     }
 

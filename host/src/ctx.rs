@@ -1,0 +1,107 @@
+//! What one call into the component sees: the WASI context (wall clock and
+//! randomness only; no files, sockets or environment) and the host's
+//! capabilities, shared by every call.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use wasmtime::StoreLimits;
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use crate::audit::{AuditLog, MemoryAuditLog, SqliteAuditLog};
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::directory::{Directory, FileDirectory};
+use crate::mail::{MemoryOutbox, Outbox, SqliteOutbox};
+use crate::storage::{MemoryStore, SqliteStore, Store};
+
+/// The name of the database file in a data directory.
+pub const DATABASE_FILE: &str = "customer-web.sqlite3";
+
+/// The capabilities the host supplies to the component.
+#[derive(Clone)]
+pub struct Capabilities {
+    /// Versioned key-value storage.
+    pub store: Arc<dyn Store>,
+    /// The durable outbox mail goes into.
+    pub outbox: Arc<dyn Outbox>,
+    /// The insurer's policyholders and contracts.
+    pub directory: Arc<dyn Directory>,
+    /// The security audit trail.
+    pub audit: Arc<dyn AuditLog>,
+    /// The portal's settings.
+    pub settings: Settings,
+    /// The wall clock (the component's and the capabilities').
+    pub clock: Clock,
+}
+
+impl Capabilities {
+    /// Everything in memory, with the sample directory: for tests.
+    pub fn in_memory() -> Self {
+        Capabilities {
+            store: Arc::new(MemoryStore::new()),
+            outbox: Arc::new(MemoryOutbox::new()),
+            directory: Arc::new(FileDirectory::sample()),
+            audit: Arc::new(MemoryAuditLog::new()),
+            settings: Settings::default(),
+            clock: Clock::system(),
+        }
+    }
+
+    /// The embedded default: storage, outbox and audit trail in one SQLite
+    /// file (WAL) in `data_dir`, and the given directory.
+    pub fn sqlite(data_dir: &Path, directory: Arc<dyn Directory>) -> anyhow::Result<Self> {
+        let db = data_dir.join(DATABASE_FILE);
+        Ok(Capabilities {
+            store: Arc::new(SqliteStore::open(&db)?),
+            outbox: Arc::new(SqliteOutbox::open(&db)?),
+            directory,
+            audit: Arc::new(SqliteAuditLog::open(&db)?),
+            settings: Settings::default(),
+            clock: Clock::system(),
+        })
+    }
+}
+
+/// The data of one `Store`: one call, one instance.
+pub struct HostCtx {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    pub(crate) caps: Arc<Capabilities>,
+    pub(crate) limits: StoreLimits,
+}
+
+impl HostCtx {
+    /// A context over shared capabilities, with these resource limits.
+    pub fn new(caps: Arc<Capabilities>, limits: StoreLimits) -> Self {
+        // No preopened directories, no environment, no arguments, no
+        // network: the component gets a clock and randomness, nothing else.
+        let wasi = WasiCtx::builder()
+            .wall_clock(caps.clock.clone())
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .build();
+        HostCtx {
+            wasi,
+            table: ResourceTable::new(),
+            caps,
+            limits,
+        }
+    }
+
+    /// Seconds since the Unix epoch on the host's clock.
+    pub(crate) fn now(&self) -> u64 {
+        self.caps.clock.now()
+    }
+}
+
+impl WasiView for HostCtx {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}

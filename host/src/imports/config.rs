@@ -1,0 +1,25 @@
+//! `customer-web:plugin/config`: the settings the host was started with.
+
+use crate::bindings::customer_web::plugin::config::{self, Error, Settings};
+use crate::ctx::HostCtx;
+
+impl config::Host for HostCtx {
+    fn get_settings(&mut self) -> wasmtime::Result<Result<Settings, Error>> {
+        let s = &self.caps.settings;
+        Ok(Ok(Settings {
+            insurer_name: s.insurer_name.clone(),
+            sender_address: s.sender_address.clone(),
+            desk_name: s.desk_name.clone(),
+            desk_phone: s.desk_phone.clone(),
+            desk_hours: s.desk_hours.clone(),
+            base_url: s.base_url.clone(),
+            terms_version: s.terms_version.clone(),
+            link_lifetime: s.link_lifetime,
+            flow_lifetime: s.flow_lifetime,
+            session_idle: s.session_idle,
+            session_absolute: s.session_absolute,
+            mails_per_hour: s.mails_per_hour,
+            renewal_url: s.renewal_url.clone(),
+        }))
+    }
+}

@@ -1,0 +1,73 @@
+//! `customer-web:plugin/directory` over the host's
+//! [`Directory`](crate::directory::Directory).
+
+use crate::bindings::customer_web::plugin::directory::{self, Contract, Error, Identity, Policyholder};
+use crate::bindings::customer_web::plugin::types::Date;
+use crate::ctx::HostCtx;
+use crate::directory as backend;
+
+fn error(e: backend::DirectoryError) -> Error {
+    tracing::warn!(error = %e, "customer_web.directory fault");
+    Error::Unavailable(e.to_string())
+}
+
+impl directory::Host for HostCtx {
+    fn find_policyholder(
+        &mut self,
+        identity: Identity,
+    ) -> wasmtime::Result<Result<Option<Policyholder>, Error>> {
+        let _span = tracing::debug_span!("customer_web.directory.find_policyholder").entered();
+        let d = identity.birth_date;
+        // A date that does not exist matches nobody.
+        let Some(birth_date) = backend::Date::new(d.year, d.month, d.day) else {
+            return Ok(Ok(None));
+        };
+        let query = backend::IdentityQuery {
+            family_name: identity.family_name,
+            given_name: identity.given_name,
+            family_name_kana: identity.family_name_kana,
+            given_name_kana: identity.given_name_kana,
+            birth_date,
+            phone: identity.phone,
+            postal_code: identity.postal_code,
+            policy_number: identity.policy_number,
+        };
+        Ok(self
+            .caps
+            .directory
+            .find_policyholder(&query)
+            .map(|found| {
+                found.map(|p| Policyholder {
+                    customer_id: p.customer_id,
+                    display_name: p.display_name,
+                })
+            })
+            .map_err(error))
+    }
+
+    fn list_contracts(&mut self, customer_id: String) -> wasmtime::Result<Result<Vec<Contract>, Error>> {
+        let _span = tracing::debug_span!("customer_web.directory.list_contracts").entered();
+        Ok(self
+            .caps
+            .directory
+            .list_contracts(&customer_id)
+            .map(|list| {
+                list.into_iter()
+                    .map(|c| Contract {
+                        policy_number: c.policy_number,
+                        product: c.product,
+                        subject: c.subject,
+                        expiry_date: Date {
+                            year: c.expiry_date.year,
+                            month: c.expiry_date.month,
+                            day: c.expiry_date.day,
+                        },
+                        renewable: c.renewable,
+                    })
+                    .collect()
+            })
+            .map_err(error))
+    }
+}
+
+impl crate::bindings::customer_web::plugin::types::Host for HostCtx {}

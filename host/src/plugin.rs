@@ -1,0 +1,226 @@
+//! The engine that runs the component: compiled once (with wasmtime's
+//! compilation cache), linked and pre-instantiated once, then one fresh
+//! instance in its own `Store` per call, as Spin does per request.
+//!
+//! Guest limits: a memory cap (argon2id needs 19 MiB), an epoch deadline
+//! per call, and a bound on concurrent instances. A trap, an exhausted
+//! memory or a deadline is an error of that call only.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use anyhow::Context;
+use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::{
+    Cache, CacheConfig, Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store,
+    StoreLimitsBuilder,
+};
+
+use crate::bindings::{Plugin, PluginPre};
+use crate::ctx::{Capabilities, HostCtx};
+
+/// The component this host was built with.
+pub const EMBEDDED_COMPONENT: &[u8] = include_bytes!(env!("CUSTOMER_WEB_WASM"));
+
+/// How often the epoch advances; call deadlines are counted in these ticks.
+const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Limits and tuning of the engine.
+#[derive(Clone, Debug)]
+pub struct HostOptions {
+    /// Linear memory one instance may grow to, in bytes.
+    pub memory_limit: usize,
+    /// Wall time one call may run before it is interrupted.
+    pub call_timeout: Duration,
+    /// Instances alive at once; further calls wait their turn. Each may
+    /// hold `memory_limit` of memory, so this bounds the host's memory.
+    pub max_concurrent: usize,
+    /// Where compiled code is cached between runs; `None` disables it.
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl Default for HostOptions {
+    fn default() -> Self {
+        HostOptions {
+            memory_limit: 64 << 20,
+            call_timeout: Duration::from_secs(10),
+            max_concurrent: 2 * std::thread::available_parallelism().map_or(2, |n| n.get()),
+            cache_dir: None,
+        }
+    }
+}
+
+/// The component, ready to run calls.
+pub struct PluginHost {
+    engine: Engine,
+    pre: PluginPre<HostCtx>,
+    caps: Arc<Capabilities>,
+    options: HostOptions,
+    permits: Permits,
+    ticker: Option<(Arc<AtomicBool>, JoinHandle<()>)>,
+}
+
+impl PluginHost {
+    /// Compiles and links `wasm` against these capabilities.
+    pub fn new(wasm: &[u8], caps: Capabilities, options: HostOptions) -> anyhow::Result<Self> {
+        anyhow::ensure!(options.max_concurrent > 0, "max_concurrent must be at least 1");
+        let mut config = Config::new();
+        config.epoch_interruption(true);
+        let slots = u32::try_from(options.max_concurrent).context("max_concurrent too large")?;
+        let mut pool = PoolingAllocationConfig::default();
+        pool.total_component_instances(slots)
+            .total_core_instances(slots * 16)
+            .total_memories(slots * 4)
+            .total_tables(slots * 8)
+            .max_memory_size(options.memory_limit);
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        if let Some(dir) = &options.cache_dir {
+            let mut cache = CacheConfig::new();
+            cache.with_directory(dir);
+            config.cache(Some(
+                Cache::new(cache)
+                    .map_err(anyhow::Error::from)
+                    .context("opening the compilation cache")?,
+            ));
+        }
+        let engine = Engine::new(&config)
+            .map_err(anyhow::Error::from)
+            .context("creating the wasmtime engine")?;
+        let component = Component::new(&engine, wasm)
+            .map_err(anyhow::Error::from)
+            .context("compiling the customer-web component")?;
+
+        let mut linker = Linker::<HostCtx>::new(&engine);
+        // Only what a wasi:http proxy may use (clocks, random, stdio, io):
+        // a component that imports files or sockets fails to link.
+        wasmtime_wasi::p2::add_to_linker_proxy_interfaces_sync(&mut linker)?;
+        // Rust's standard library asks for its environment, exit status
+        // and terminal kinds; all are empty or inert here.
+        {
+            use wasmtime_wasi::cli::{WasiCli, WasiCliView};
+            use wasmtime_wasi::p2::bindings::sync::cli;
+            let l = &mut linker;
+            cli::environment::add_to_linker::<HostCtx, WasiCli>(l, HostCtx::cli)?;
+            cli::exit::add_to_linker::<HostCtx, WasiCli>(l, HostCtx::cli)?;
+            cli::terminal_input::add_to_linker::<HostCtx, WasiCli>(l, HostCtx::cli)?;
+            cli::terminal_output::add_to_linker::<HostCtx, WasiCli>(l, HostCtx::cli)?;
+            cli::terminal_stdin::add_to_linker::<HostCtx, WasiCli>(l, HostCtx::cli)?;
+            cli::terminal_stdout::add_to_linker::<HostCtx, WasiCli>(l, HostCtx::cli)?;
+            cli::terminal_stderr::add_to_linker::<HostCtx, WasiCli>(l, HostCtx::cli)?;
+        }
+        Plugin::add_to_linker::<HostCtx, HasSelf<HostCtx>>(&mut linker, |ctx| ctx)?;
+        let pre = PluginPre::new(
+            linker
+                .instantiate_pre(&component)
+                .map_err(anyhow::Error::from)
+                .context("linking the component")?,
+        )?;
+
+        let stop = Arc::new(AtomicBool::new(false));
+        let ticker = {
+            let (engine, stop) = (engine.clone(), stop.clone());
+            std::thread::Builder::new()
+                .name("customer-web-epoch".into())
+                .spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        std::thread::sleep(EPOCH_TICK);
+                        engine.increment_epoch();
+                    }
+                })
+                .context("starting the epoch thread")?
+        };
+        Ok(PluginHost {
+            engine,
+            pre,
+            caps: Arc::new(caps),
+            permits: Permits::new(options.max_concurrent),
+            options,
+            ticker: Some((stop, ticker)),
+        })
+    }
+
+    /// The component this binary embeds.
+    pub fn embedded(caps: Capabilities, options: HostOptions) -> anyhow::Result<Self> {
+        Self::new(EMBEDDED_COMPONENT, caps, options)
+    }
+
+    /// The capabilities calls see.
+    pub fn capabilities(&self) -> &Capabilities {
+        &self.caps
+    }
+
+    /// The engine (for benchmarks that measure instantiation).
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Runs `f` against a fresh instance in a fresh store. A trap, a
+    /// memory cap or a deadline inside `f` is this call's error; the host
+    /// goes on serving.
+    pub fn call<R>(
+        &self,
+        f: impl FnOnce(&Plugin, &mut Store<HostCtx>) -> wasmtime::Result<R>,
+    ) -> anyhow::Result<R> {
+        let _permit = self.permits.acquire();
+        let limits = StoreLimitsBuilder::new()
+            .memory_size(self.options.memory_limit)
+            .trap_on_grow_failure(false)
+            .build();
+        let mut store = Store::new(&self.engine, HostCtx::new(self.caps.clone(), limits));
+        store.limiter(|ctx| &mut ctx.limits);
+        let ticks = (self.options.call_timeout.as_millis() / EPOCH_TICK.as_millis()).max(1);
+        store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX));
+        let plugin = self
+            .pre
+            .instantiate(&mut store)
+            .map_err(anyhow::Error::from)
+            .context("instantiating")?;
+        f(&plugin, &mut store).map_err(anyhow::Error::from)
+    }
+}
+
+impl Drop for PluginHost {
+    fn drop(&mut self) {
+        if let Some((stop, handle)) = self.ticker.take() {
+            stop.store(true, Ordering::Relaxed);
+            let _ = handle.join();
+        }
+    }
+}
+
+/// A counting semaphore bounding live instances.
+struct Permits {
+    free: Mutex<usize>,
+    returned: Condvar,
+}
+
+struct Permit<'a>(&'a Permits);
+
+impl Permits {
+    fn new(n: usize) -> Self {
+        Permits {
+            free: Mutex::new(n),
+            returned: Condvar::new(),
+        }
+    }
+
+    fn acquire(&self) -> Permit<'_> {
+        let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
+        while *free == 0 {
+            free = self.returned.wait(free).unwrap_or_else(|e| e.into_inner());
+        }
+        *free -= 1;
+        Permit(self)
+    }
+}
+
+impl Drop for Permit<'_> {
+    fn drop(&mut self) {
+        let mut free = self.0.free.lock().unwrap_or_else(|e| e.into_inner());
+        *free += 1;
+        self.0.returned.notify_one();
+    }
+}
