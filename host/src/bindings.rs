@@ -6,4 +6,5 @@ wasmtime::component::bindgen!({
     path: "../wit",
     world: "plugin",
     imports: { default: trappable | tracing },
+    additional_derives: [PartialEq],
 });

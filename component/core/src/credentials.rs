@@ -36,7 +36,7 @@ impl Service<'_> {
         if self.user_id_taken(&user_id, &current.target)? {
             return Err(FlowError::UserIdUnavailable);
         }
-        let password_hash = Memorised::new(password).hash(self.ports.rng);
+        let password_hash = Memorised::new(password).hash(self.ports.rng)?;
         self.update_ticket(ticket, |t| {
             if t.state == TicketState::Completed {
                 return Err(FlowError::WrongStep(t.state.name().into()));

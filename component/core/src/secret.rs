@@ -73,8 +73,10 @@ impl Memorised {
     }
 
     /// An argon2id hash with a fresh salt, as
-    /// `argon2id$v=19$m=…,t=…,p=…$<salt hex>$<hash hex>`.
-    pub fn hash(&self, rng: &dyn Rng) -> String {
+    /// `argon2id$v=19$m=…,t=…,p=…$<salt hex>$<hash hex>`. Fails only if the
+    /// hash's memory cannot be had; then there is no hash at all, never a
+    /// weak one.
+    pub fn hash(&self, rng: &dyn Rng) -> Result<String, HashUnavailable> {
         let mut salt = [0u8; SALT_LEN];
         rng.fill(&mut salt);
         let hash = argon2id(
@@ -83,12 +85,13 @@ impl Memorised {
             ARGON2_M_COST,
             ARGON2_T_COST,
             ARGON2_P_COST,
-        );
-        format!(
+        )
+        .ok_or(HashUnavailable)?;
+        Ok(format!(
             "argon2id$v=19$m={ARGON2_M_COST},t={ARGON2_T_COST},p={ARGON2_P_COST}${}${}",
             hex::encode(salt),
             hex::encode(hash)
-        )
+        ))
     }
 
     /// Whether this secret matches a stored hash, in constant time. A
@@ -97,8 +100,10 @@ impl Memorised {
         let Some((m, t, p, salt, expected)) = parse_hash(stored) else {
             return false;
         };
-        let actual = argon2id(self.0.as_bytes(), &salt, m, t, p);
-        actual.ct_eq(&expected).into()
+        match argon2id(self.0.as_bytes(), &salt, m, t, p) {
+            Some(actual) => actual.ct_eq(&expected).into(),
+            None => false,
+        }
     }
 
     /// Spends the same time as `verify` against nothing: used where the
@@ -120,16 +125,26 @@ impl std::fmt::Debug for Memorised {
     }
 }
 
-fn argon2id(secret: &[u8], salt: &[u8], m: u32, t: u32, p: u32) -> Vec<u8> {
+/// argon2id of `secret`, or `None` if it cannot be computed (parameters
+/// out of range, or its memory cannot be allocated).
+fn argon2id(secret: &[u8], salt: &[u8], m: u32, t: u32, p: u32) -> Option<Vec<u8>> {
+    let params = Params::new(m, t, p, Some(HASH_LEN)).ok()?;
     let mut out = vec![0u8; HASH_LEN];
-    // Parameters are either our constants or ones parsed and range-checked
-    // below, and the salt is 16 bytes, so hashing cannot fail; a failure
-    // would leave the output zeroed, which verifies against nothing real.
-    if let Ok(params) = Params::new(m, t, p, Some(HASH_LEN)) {
-        let _ = Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
-            .hash_password_into(secret, salt, &mut out);
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+        .hash_password_into(secret, salt, &mut out)
+        .ok()?;
+    Some(out)
+}
+
+/// argon2id could not get its memory; the step fails cleanly.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("password hashing is unavailable (not enough memory)")]
+pub struct HashUnavailable;
+
+impl From<HashUnavailable> for crate::error::FlowError {
+    fn from(e: HashUnavailable) -> Self {
+        crate::error::FlowError::Unavailable(e.to_string())
     }
-    out
 }
 
 type ParsedHash = (u32, u32, u32, Vec<u8>, Vec<u8>);
@@ -245,13 +260,13 @@ mod tests {
     fn hash_verifies_only_the_same_secret() {
         let rng = SeqRng::default();
         let secret = Memorised::new("さくらの木");
-        let stored = secret.hash(&rng);
+        let stored = secret.hash(&rng).unwrap();
         assert!(stored.starts_with("argon2id$v=19$m=19456,t=2,p=1$"));
         assert!(!stored.contains("さくら"));
         assert!(secret.verify(&stored));
         assert!(!Memorised::new("さくらの花").verify(&stored));
         // A fresh salt makes every hash of one secret different.
-        assert_ne!(stored, secret.hash(&rng));
+        assert_ne!(stored, secret.hash(&rng).unwrap());
     }
 
     #[test]

@@ -122,4 +122,16 @@ impl Store for MemoryStore {
             .filter(|(key, stored)| key.starts_with(prefix) && is_live(stored.expires_at, now))
             .count())
     }
+
+    fn versions(&self, now: u64) -> Result<Vec<(String, u64)>, StoreError> {
+        let inner = self.lock();
+        let mut all: Vec<_> = inner
+            .entries
+            .iter()
+            .filter(|(_, stored)| is_live(stored.expires_at, now))
+            .map(|(key, stored)| (key.clone(), stored.version))
+            .collect();
+        all.sort();
+        Ok(all)
+    }
 }

@@ -95,6 +95,11 @@ pub trait Store: Send + Sync + 'static {
 
     /// Number of live keys with this prefix (operators and tests use it).
     fn count_prefix(&self, prefix: &str, now: u64) -> Result<usize, StoreError>;
+
+    /// Every live key with its version, sorted by key. Versions change on
+    /// every write, so two listings that are equal prove nothing was
+    /// written in between (tests of "bad input changes nothing" use it).
+    fn versions(&self, now: u64) -> Result<Vec<(String, u64)>, StoreError>;
 }
 
 /// Refuses keys and values past the limits, before any backend work.

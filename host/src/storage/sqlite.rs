@@ -193,6 +193,19 @@ impl Store for SqliteStore {
             .map_err(unavailable)?;
         usize::try_from(count).map_err(|error| StoreError::Unavailable(error.to_string()))
     }
+
+    fn versions(&self, now: u64) -> Result<Vec<(String, u64)>, StoreError> {
+        let conn = self.conn();
+        conn.prepare_cached(
+            "SELECT key, version FROM kv WHERE expires_at IS NULL OR expires_at > ?1 ORDER BY CAST(key AS BLOB)",
+        )
+        .and_then(|mut statement| {
+            statement
+                .query_map(params![to_sql_u64(now)], |row| Ok((row.get::<_, String>(0)?, column_u64(row, 1)?)))?
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .map_err(unavailable)
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,265 @@
+//! The host's guarantees: one-time under concurrency, guest faults
+//! contained, and the component reaching nothing but its capabilities.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::{Backend, CONTACT, Harness, KEYWORD, PASSWORD};
+use customer_web_host::HostOptions;
+use customer_web_host::bindings::customer_web::plugin::types::FlowError;
+
+/// What the component may import: its capabilities, and the WASI
+/// interfaces of a `wasi:http` proxy's standard library (clocks, random,
+/// stdio, environment, exit). No filesystem, no sockets, no outgoing HTTP.
+const ALLOWED_IMPORTS: &[&str] = &[
+    "customer-web:plugin/types",
+    "customer-web:plugin/storage",
+    "customer-web:plugin/mail",
+    "customer-web:plugin/directory",
+    "customer-web:plugin/config",
+    "customer-web:plugin/audit",
+    "wasi:clocks/wall-clock",
+    "wasi:clocks/monotonic-clock",
+    "wasi:random/random",
+    "wasi:io/error",
+    "wasi:io/streams",
+    "wasi:io/poll",
+    "wasi:cli/environment",
+    "wasi:cli/exit",
+    "wasi:cli/stdin",
+    "wasi:cli/stdout",
+    "wasi:cli/stderr",
+    "wasi:cli/terminal-input",
+    "wasi:cli/terminal-output",
+    "wasi:cli/terminal-stdin",
+    "wasi:cli/terminal-stdout",
+    "wasi:cli/terminal-stderr",
+];
+
+fn component_interfaces() -> (Vec<String>, Vec<String>) {
+    let decoded = wit_component::decode(customer_web_host::plugin::EMBEDDED_COMPONENT).expect("a component");
+    let wit_component::DecodedWasm::Component(resolve, world) = decoded else {
+        panic!("the embedded wasm is not a component");
+    };
+    let world = &resolve.worlds[world];
+    let imports = world.imports.keys().map(|k| resolve.name_world_key(k)).collect();
+    let exports = world.exports.keys().map(|k| resolve.name_world_key(k)).collect();
+    (imports, exports)
+}
+
+#[test]
+fn the_component_imports_only_its_capabilities_and_harmless_wasi() {
+    let (imports, exports) = component_interfaces();
+    let unversioned: BTreeSet<String> = imports
+        .iter()
+        .map(|i| i.split('@').next().unwrap_or(i).to_owned())
+        .collect();
+    let allowed: BTreeSet<String> = ALLOWED_IMPORTS.iter().map(|s| s.to_string()).collect();
+    let extra: Vec<_> = unversioned.difference(&allowed).collect();
+    assert!(
+        extra.is_empty(),
+        "unexpected imports: {extra:?}\nall imports: {imports:#?}"
+    );
+    for forbidden in ["wasi:filesystem", "wasi:sockets", "wasi:http"] {
+        assert!(
+            !imports.iter().any(|i| i.starts_with(forbidden)),
+            "{forbidden} imported"
+        );
+    }
+    for capability in ["storage", "mail", "directory", "config", "audit"] {
+        let name = format!("customer-web:plugin/{capability}");
+        assert!(unversioned.contains(&name), "{name} not imported");
+    }
+    let exports: BTreeSet<_> = exports
+        .iter()
+        .map(|e| e.split('@').next().unwrap_or(e).to_owned())
+        .collect();
+    for flow in ["enrollment", "link", "credentials", "recovery", "account"] {
+        assert!(
+            exports.contains(&format!("customer-web:plugin/{flow}")),
+            "{flow} not exported"
+        );
+    }
+    println!("component imports:\n  {}", imports.join("\n  "));
+}
+
+fn race_one_link(backend: Backend) {
+    let h = Harness::with_options(
+        backend,
+        HostOptions {
+            max_concurrent: 16,
+            ..common::options()
+        },
+    );
+    let token = h.mail_link(CONTACT);
+    let outcomes: Vec<Result<String, FlowError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..100)
+            .map(|i| {
+                let (h, token) = (&h, &token);
+                scope.spawn(move || {
+                    let verified = h.submit_keyword(token, KEYWORD)?;
+                    h.submit_credentials(&verified.ticket, &format!("racer{i}@example.jp"), PASSWORD)?;
+                    h.complete(&verified.ticket).map(|g| g.session)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|t| t.join().expect("no panic")).collect()
+    });
+    let winners = outcomes.iter().filter(|o| o.is_ok()).count();
+    assert_eq!(winners, 1, "outcomes: {outcomes:?}");
+    for loser in outcomes.iter().filter_map(|o| o.as_ref().err()) {
+        assert!(
+            matches!(loser, FlowError::LinkSpent | FlowError::LinkBurnt),
+            "a loser is told the link is gone, got {loser:?}"
+        );
+    }
+    assert_eq!(h.count("account/"), 1);
+    assert_eq!(h.count("user/"), 1);
+}
+
+#[test]
+fn a_hundred_racing_submissions_of_one_link_make_exactly_one_account_in_memory() {
+    race_one_link(Backend::Memory);
+}
+
+#[test]
+fn a_hundred_racing_submissions_of_one_link_make_exactly_one_account_on_sqlite() {
+    race_one_link(Backend::Sqlite);
+}
+
+#[test]
+fn two_flows_racing_for_one_user_id_create_one_account() {
+    let h = Harness::with_options(
+        Backend::Sqlite,
+        HostOptions {
+            max_concurrent: 8,
+            ..common::options()
+        },
+    );
+    // Two enrollments of different policyholders reach screen 9 with the
+    // same user ID, then confirm at once, several times over.
+    let mut tickets = Vec::new();
+    for (holder, contact) in [(common::yamada(), "a@example.jp"), (sato(), "b@example.jp")] {
+        let flow = h.start(None).unwrap();
+        h.submit_customer(&flow, &holder, &common::terms()).unwrap();
+        h.submit_contact(&flow, KEYWORD, contact).unwrap();
+        h.confirm(&flow).unwrap();
+        let verified = h
+            .submit_keyword(&common::link_token(&h.last_mail()), KEYWORD)
+            .unwrap();
+        h.submit_credentials(&verified.ticket, "shared@example.jp", PASSWORD)
+            .unwrap();
+        tickets.push(verified.ticket);
+    }
+    let outcomes: Vec<_> = std::thread::scope(|scope| {
+        let handles: Vec<_> = tickets
+            .iter()
+            .flat_map(|t| [t, t, t])
+            .map(|t| scope.spawn(|| h.complete(t)))
+            .collect();
+        handles.into_iter().map(|t| t.join().expect("no panic")).collect()
+    });
+    assert_eq!(outcomes.iter().filter(|o| o.is_ok()).count(), 1, "{outcomes:?}");
+    assert!(outcomes.iter().any(|o| o == &Err(FlowError::UserIdUnavailable)));
+    assert_eq!(h.count("account/"), 1);
+    assert_eq!(
+        h.count("customer/"),
+        1,
+        "the losing policyholder's reservation was released"
+    );
+}
+
+fn sato() -> customer_web_host::bindings::customer_web::plugin::types::CustomerInput {
+    let dir = customer_web_host::directory::SAMPLE;
+    assert!(dir.contains("佐藤"), "the sample directory holds 佐藤 花子");
+    let mut c = common::yamada();
+    c.family_name = "佐藤".into();
+    c.given_name = "花子".into();
+    c.family_name_kana = "サトウ".into();
+    c.given_name_kana = "ハナコ".into();
+    let holder: serde_like::Holder = serde_like::find(dir, "佐藤");
+    c.birth_date = holder.birth_date;
+    c.phone = holder.phone;
+    c.postal_code = holder.postal_code;
+    c.policy_number = holder.policy_number;
+    c
+}
+
+/// Reads one policyholder's fields out of the sample directory, so the
+/// test follows the sample rather than repeating it.
+mod serde_like {
+    pub struct Holder {
+        pub birth_date: String,
+        pub phone: String,
+        pub postal_code: String,
+        pub policy_number: String,
+    }
+
+    fn field(text: &str, name: &str) -> String {
+        let start = text.find(&format!("\"{name}\"")).expect(name);
+        let rest = &text[start + name.len() + 2..];
+        let open = rest.find('"').expect("a string value") + 1;
+        let close = rest[open..].find('"').expect("closing quote") + open;
+        rest[open..close].to_owned()
+    }
+
+    pub fn find(directory: &str, family_name: &str) -> Holder {
+        let at = directory
+            .find(&format!("\"family_name\": \"{family_name}\""))
+            .expect("holder");
+        let block = &directory[directory[..at].rfind('{').expect("object")..];
+        Holder {
+            birth_date: field(block, "birth_date"),
+            phone: field(block, "phone"),
+            postal_code: field(block, "postal_code"),
+            policy_number: field(block, "policy_number"),
+        }
+    }
+}
+
+#[test]
+fn a_guest_trap_fails_that_call_and_the_host_goes_on_serving() {
+    let h = Harness::new(Backend::Sqlite);
+    let flow = h.start(None).unwrap();
+    h.submit_customer(&flow, &common::yamada(), &common::terms())
+        .unwrap();
+    // A 96 MiB keyword cannot even be copied into the guest's 64 MiB: its
+    // allocator fails and the instance traps.
+    let huge = "あ".repeat(32 << 20);
+    let trapped = h.host.call(|p, s| {
+        p.customer_web_plugin_enrollment()
+            .call_submit_contact(s, &flow, &huge, CONTACT)
+    });
+    let error = trapped.expect_err("the call traps");
+    assert!(format!("{error:?}").contains("wasm"), "a wasm trap: {error:?}");
+    // The flow is where it was, and the host serves the next calls.
+    assert_eq!(
+        h.review(&flow).unwrap_err(),
+        FlowError::WrongStep("customer-entered".into())
+    );
+    h.submit_contact(&flow, KEYWORD, CONTACT).unwrap();
+    h.confirm(&flow).unwrap();
+    assert!(h.start(None).is_ok());
+}
+
+#[test]
+fn without_memory_for_argon2id_a_step_fails_cleanly_and_changes_nothing() {
+    // 8 MiB is enough to start a flow but not for argon2id's 19 MiB.
+    let h = Harness::with_options(
+        Backend::Memory,
+        HostOptions {
+            memory_limit: 8 << 20,
+            ..common::options()
+        },
+    );
+    let flow = h.start(None).unwrap();
+    h.submit_customer(&flow, &common::yamada(), &common::terms())
+        .unwrap();
+    let before = h.storage_versions();
+    match h.submit_contact(&flow, KEYWORD, CONTACT) {
+        Err(FlowError::Unavailable(message)) => assert!(message.contains("hashing"), "{message}"),
+        other => panic!("expected a clean failure, got {other:?}"),
+    }
+    assert_eq!(h.storage_versions(), before);
+}
