@@ -8,6 +8,7 @@ use std::sync::Arc;
 use wasmtime::StoreLimits;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use crate::audit::{AuditLog, MemoryAuditLog, SqliteAuditLog};
 use crate::clock::Clock;
@@ -67,6 +68,7 @@ impl Capabilities {
 /// The data of one `Store`: one call, one instance.
 pub struct HostCtx {
     wasi: WasiCtx,
+    http: WasiHttpCtx,
     table: ResourceTable,
     pub(crate) caps: Arc<Capabilities>,
     pub(crate) limits: StoreLimits,
@@ -85,6 +87,7 @@ impl HostCtx {
             .build();
         HostCtx {
             wasi,
+            http: WasiHttpCtx::new(),
             table: ResourceTable::new(),
             caps,
             limits,
@@ -102,6 +105,16 @@ impl WasiView for HostCtx {
         WasiCtxView {
             ctx: &mut self.wasi,
             table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for HostCtx {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: Default::default(),
         }
     }
 }

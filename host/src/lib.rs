@@ -20,10 +20,12 @@ pub mod clock;
 pub mod config;
 pub mod ctx;
 pub mod db;
+pub mod dev;
 pub mod directory;
 mod imports;
 pub mod mail;
 pub mod plugin;
+pub mod serve;
 pub mod storage;
 
 pub use ctx::{Capabilities, HostCtx};

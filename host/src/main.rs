@@ -29,6 +29,16 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Serves the screens (the component's wasi:http handler) over HTTP.
+    /// With no SMTP server, mail stays in the dev mailbox at /_dev/mail.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:3000")]
+        listen: std::net::SocketAddr,
+        /// Show the dev mailbox even when not listening on loopback.
+        #[arg(long)]
+        dev: bool,
+    },
     /// Walks a sample customer through enrollment, sign-in, renewal and
     /// recovery inside the component, printing each step and each mail.
     Demo,
@@ -60,6 +70,7 @@ fn main() -> anyhow::Result<()> {
         .init();
     let cli = Cli::parse();
     match &cli.command {
+        Command::Serve { listen, dev } => serve(&cli, *listen, *dev),
         Command::Demo => demo(&cli),
         Command::Outbox { full } => {
             let caps = capabilities(&cli)?;
@@ -105,6 +116,65 @@ fn capabilities(cli: &Cli) -> anyhow::Result<Capabilities> {
         caps.settings = config::load(path)?;
     }
     Ok(caps)
+}
+
+fn serve(cli: &Cli, listen: std::net::SocketAddr, dev: bool) -> anyhow::Result<()> {
+    let mut caps = capabilities(cli)?;
+    if cli.config.is_none() {
+        // Without a configuration the mailed links point at this server,
+        // and the renewal hand-over at its stand-in portal page.
+        caps.settings.base_url = format!("http://{listen}");
+        caps.settings.renewal_url = format!("http://{listen}/_dev/renewal");
+    }
+    let options = HostOptions {
+        cache_dir: Some(cli.data_dir.join("cache")),
+        ..HostOptions::default()
+    };
+    let started = std::time::Instant::now();
+    let host = Arc::new(PluginHost::embedded(caps, options)?);
+    tracing::info!(
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "component ready"
+    );
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("listening on {listen}"))?;
+        let dev_mailbox = dev || listen.ip().is_loopback();
+        println!("customer-web: http://{}/", listener.local_addr()?);
+        if dev_mailbox {
+            println!("dev mailbox:  http://{}/_dev/mail", listener.local_addr()?);
+        }
+        let options = customer_web_host::serve::ServeOptions {
+            delivery: Arc::new(customer_web_host::dev::DevMailbox),
+            delivery_interval: std::time::Duration::from_secs(2),
+            dev_mailbox,
+        };
+        customer_web_host::serve::serve(host, listener, options, shutdown_signal()).await
+    })
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
 }
 
 fn flow<T>(step: &str, result: Result<T, FlowError>) -> anyhow::Result<T> {

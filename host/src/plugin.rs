@@ -19,6 +19,10 @@ use wasmtime::{
     StoreLimitsBuilder,
 };
 
+use wasmtime_wasi_http::p2::bindings::http::types::{ErrorCode, Scheme};
+use wasmtime_wasi_http::p2::bindings::sync::ProxyPre;
+use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
+
 use crate::bindings::{Plugin, PluginPre};
 use crate::ctx::{Capabilities, HostCtx};
 
@@ -57,6 +61,7 @@ impl Default for HostOptions {
 pub struct PluginHost {
     engine: Engine,
     pre: PluginPre<HostCtx>,
+    proxy: ProxyPre<HostCtx>,
     caps: Arc<Capabilities>,
     options: HostOptions,
     permits: Permits,
@@ -111,13 +116,23 @@ impl PluginHost {
             cli::terminal_stdout::add_to_linker::<HostCtx, WasiCli>(l, HostCtx::cli)?;
             cli::terminal_stderr::add_to_linker::<HostCtx, WasiCli>(l, HostCtx::cli)?;
         }
-        Plugin::add_to_linker::<HostCtx, HasSelf<HostCtx>>(&mut linker, |ctx| ctx)?;
-        let pre = PluginPre::new(
-            linker
-                .instantiate_pre(&component)
-                .map_err(anyhow::Error::from)
-                .context("linking the component")?,
+        // Incoming HTTP only: `wasi:http/types`, without the outgoing
+        // handler, so the component cannot make requests.
+        wasmtime_wasi_http::p2::bindings::sync::http::types::add_to_linker::<
+            HostCtx,
+            wasmtime_wasi_http::WasiHttp,
+        >(
+            &mut linker,
+            &Default::default(),
+            <HostCtx as wasmtime_wasi_http::WasiHttpView>::http,
         )?;
+        Plugin::add_to_linker::<HostCtx, HasSelf<HostCtx>>(&mut linker, |ctx| ctx)?;
+        let instance_pre = linker
+            .instantiate_pre(&component)
+            .map_err(anyhow::Error::from)
+            .context("linking the component")?;
+        let proxy = ProxyPre::new(instance_pre.clone())?;
+        let pre = PluginPre::new(instance_pre)?;
 
         let stop = Arc::new(AtomicBool::new(false));
         let ticker = {
@@ -135,6 +150,7 @@ impl PluginHost {
         Ok(PluginHost {
             engine,
             pre,
+            proxy,
             caps: Arc::new(caps),
             permits: Permits::new(options.max_concurrent),
             options,
@@ -165,6 +181,46 @@ impl PluginHost {
         f: impl FnOnce(&Plugin, &mut Store<HostCtx>) -> wasmtime::Result<R>,
     ) -> anyhow::Result<R> {
         let _permit = self.permits.acquire();
+        let mut store = self.new_store();
+        let plugin = self
+            .pre
+            .instantiate(&mut store)
+            .map_err(anyhow::Error::from)
+            .context("instantiating")?;
+        f(&plugin, &mut store).map_err(anyhow::Error::from)
+    }
+
+    /// Hands one HTTP request to the component's
+    /// `wasi:http/incoming-handler` in a fresh instance. The response goes
+    /// to `respond` as soon as the component sets it; its body streams on
+    /// while this call runs. Blocking: run it off the async executor.
+    pub fn handle_http<B>(
+        &self,
+        request: hyper::Request<B>,
+        scheme: Scheme,
+        respond: tokio::sync::oneshot::Sender<Result<hyper::Response<HyperOutgoingBody>, ErrorCode>>,
+    ) -> anyhow::Result<()>
+    where
+        B: hyper::body::Body<Data = hyper::body::Bytes> + Send + 'static,
+        B::Error: Into<wasmtime_wasi_http::Error>,
+    {
+        use wasmtime_wasi_http::WasiHttpView;
+        let _permit = self.permits.acquire();
+        let mut store = self.new_store();
+        let request = store.data_mut().http().new_incoming_request(scheme, request)?;
+        let out = store.data_mut().http().new_response_outparam(respond)?;
+        let proxy = self
+            .proxy
+            .instantiate(&mut store)
+            .map_err(anyhow::Error::from)
+            .context("instantiating")?;
+        proxy
+            .wasi_http_incoming_handler()
+            .call_handle(&mut store, request, out)
+            .map_err(anyhow::Error::from)
+    }
+
+    fn new_store(&self) -> Store<HostCtx> {
         let limits = StoreLimitsBuilder::new()
             .memory_size(self.options.memory_limit)
             .trap_on_grow_failure(false)
@@ -173,12 +229,7 @@ impl PluginHost {
         store.limiter(|ctx| &mut ctx.limits);
         let ticks = (self.options.call_timeout.as_millis() / EPOCH_TICK.as_millis()).max(1);
         store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX));
-        let plugin = self
-            .pre
-            .instantiate(&mut store)
-            .map_err(anyhow::Error::from)
-            .context("instantiating")?;
-        f(&plugin, &mut store).map_err(anyhow::Error::from)
+        store
     }
 }
 

@@ -1,1 +1,604 @@
-fn main() {}
+//! Benchmarks of customer-web through the wasmtime host ("Bars for
+//! performance" in DESIGN.md). Every figure is printed beside its limit
+//! measured in the same run: the same core called natively over in-memory
+//! fakes (the wasm overhead ratio) and argon2id natively (the hash-bound
+//! ceiling). Figures from different runs or machines are not comparable;
+//! the ratios are the point.
+//!
+//! A plain binary with fixed iteration counts, so one run does the same
+//! work everywhere (well under a minute on two cores, once built):
+//!
+//! ```text
+//! cargo bench -p customer-web-e2e --bench flows
+//! ```
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::hint::black_box;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::{Backend, Harness, KEYWORD, PASSWORD, link_token, terms, yamada};
+use customer_web_core::Service;
+use customer_web_core::model::CustomerInput as NativeCustomer;
+use customer_web_core::ports::{Condition as NativeCondition, Store as _};
+use customer_web_core::secret::{Memorised, Token};
+use customer_web_core::testing::{SeqRng, World};
+use customer_web_host::plugin::EMBEDDED_COMPONENT;
+use customer_web_host::storage::Condition;
+use customer_web_host::{Capabilities, HostOptions, PluginHost};
+
+/// argon2id-bound steps cost tens of milliseconds, so few iterations give a
+/// stable median; the microsecond steps need many more for a p99 that is
+/// not just the maximum.
+const HASH_WARMUP: usize = 5;
+const HASH_ITERS: usize = 60;
+const STEP_WARMUP: usize = 500;
+const STEP_ITERS: usize = 5_000;
+/// Microsecond steps take turns with their limit this many calls at a time.
+const STEP_BLOCK: usize = 100;
+const ENROLL_WARMUP: usize = 3;
+const ENROLL_ITERS: usize = 30;
+const LOAD_WARM_WARMUP: usize = 2;
+const LOAD_WARM_ITERS: usize = 20;
+/// A cold compile takes about a second; the load that fills the cache beforehand
+/// already warmed the process, so these are timed without a warm-up.
+const LOAD_COLD_ITERS: usize = 5;
+
+/// Agent code of every benchmarked flow (the entry link of an agent's page).
+const AGENT: &str = "AG001";
+
+fn main() {
+    let began = Instant::now();
+    let mut table = Table::default();
+
+    // Loads come before the calls: the warm-cache loads need a cache filled
+    // by a load of their own, and the calls below reuse that cache.
+    eprintln!("component load, cold and from a warm cache …");
+    let cache = tempfile::tempdir().expect("temp dir");
+    let (warm, cold) = loads(cache.path());
+
+    let options = HostOptions {
+        cache_dir: Some(cache.path().to_owned()),
+        ..HostOptions::default()
+    };
+    let wasm = Harness::with_options(Backend::Memory, options);
+    let native = Native::new();
+
+    // One hashing step, beside the same step natively and beside argon2id
+    // alone (the hash-bound ceiling). Each flow is prepared (screens 1 and
+    // 2) before the clock starts, and each needs its own, as the step
+    // moves it on.
+    eprintln!("argon2id and submit-contact …");
+    let n = HASH_WARMUP + HASH_ITERS;
+    let wasm_flows: Vec<String> = (0..n).map(|_| wasm_customer_entered(&wasm)).collect();
+    let native_flows: Vec<Token> = (0..n).map(|_| native.customer_entered()).collect();
+    let rng = SeqRng::default();
+    let [argon2, wasm_contact, native_contact] = measure(
+        HASH_WARMUP,
+        HASH_ITERS,
+        1,
+        [
+            &mut |_| timed(|| Memorised::new(KEYWORD).hash(&rng).expect("argon2id")),
+            &mut |i| {
+                let email = format!("contact-{i}@example.jp");
+                timed(|| {
+                    wasm.submit_contact(&wasm_flows[i], KEYWORD, &email)
+                        .expect("contact")
+                })
+            },
+            &mut |i| {
+                let email = format!("contact-{i}@example.jp");
+                timed(|| {
+                    native
+                        .service()
+                        .submit_contact(&native_flows[i], KEYWORD, &email)
+                        .expect("contact")
+                })
+            },
+        ],
+    );
+    let ceiling = argon2.p50();
+    table.row(
+        "argon2id native (m=19 MiB, t=2, p=1)",
+        &argon2,
+        vec![Limit::none("the hash-bound ceiling")],
+    );
+    table.row(
+        "component load, warm cache (PluginHost::new)",
+        &warm,
+        vec![Limit::sample(
+            "cold compile, no cache",
+            &cold,
+            format!("warm/cold {:.3}x", secs(warm.p50()) / secs(cold.p50())),
+        )],
+    );
+    table.row(
+        "wasm submit-contact (1 argon2id)",
+        &wasm_contact,
+        vec![
+            Limit::sample(
+                "native same core",
+                &native_contact,
+                ratio(wasm_contact.p50(), native_contact.p50()),
+            ),
+            Limit::value("1 argon2id native", ceiling, ratio(wasm_contact.p50(), ceiling)),
+        ],
+    );
+
+    // Non-hashing steps. Opening a link spends nothing and reviewing
+    // writes nothing, so one link and one flow serve every iteration.
+    eprintln!("open-link and review …");
+    let wasm_link = wasm.mail_link("link@example.jp");
+    let native_link = native.mail_link("link@example.jp");
+    let [wasm_open, native_open] = measure(
+        STEP_WARMUP,
+        STEP_ITERS,
+        STEP_BLOCK,
+        [
+            &mut |_| timed(|| wasm.open_link(&wasm_link).expect("open")),
+            &mut |_| timed(|| native.service().open_link(&native_link).expect("open")),
+        ],
+    );
+    table.row(
+        "wasm open-link (valid link)",
+        &wasm_open,
+        vec![Limit::sample(
+            "native same core",
+            &native_open,
+            ratio(wasm_open.p50(), native_open.p50()),
+        )],
+    );
+
+    let wasm_flow = wasm_customer_entered(&wasm);
+    wasm.submit_contact(&wasm_flow, KEYWORD, "review@example.jp")
+        .expect("contact");
+    let native_flow = native.customer_entered();
+    native
+        .service()
+        .submit_contact(&native_flow, KEYWORD, "review@example.jp")
+        .expect("contact");
+    let [wasm_review, native_review] = measure(
+        STEP_WARMUP,
+        STEP_ITERS,
+        STEP_BLOCK,
+        [
+            &mut |_| timed(|| wasm.review(&wasm_flow).expect("review")),
+            &mut |_| timed(|| native.service().review_enrollment(&native_flow).expect("review")),
+        ],
+    );
+    table.row(
+        "wasm review (screen 4)",
+        &wasm_review,
+        vec![Limit::sample(
+            "native same core",
+            &native_review,
+            ratio(wasm_review.p50(), native_review.p50()),
+        )],
+    );
+
+    // Instance-per-call overhead: an unknown token costs the guest one
+    // storage read, so nearly all of the wasm figure is the instance. The
+    // bare instance, no export called, is what the host pays per request
+    // before the guest runs at all.
+    eprintln!("instance-per-call overhead …");
+    let unknown = "AAAAAAAAAAAAAAAAAAAAAA";
+    let [wasm_unknown, native_unknown, empty] = measure(
+        STEP_WARMUP,
+        STEP_ITERS,
+        STEP_BLOCK,
+        [
+            &mut |_| timed(|| wasm.open_link(unknown).expect_err("unknown token")),
+            &mut |_| {
+                timed(|| {
+                    native
+                        .service()
+                        .open_link(&Token::from_caller(unknown))
+                        .expect_err("unknown token")
+                })
+            },
+            &mut |_| timed(|| wasm.host.call(|_, _| Ok(())).expect("instantiate")),
+        ],
+    );
+    table.row(
+        "wasm open-link (unknown token)",
+        &wasm_unknown,
+        vec![Limit::sample(
+            "native same core",
+            &native_unknown,
+            format!(
+                "{} (+{} per call)",
+                ratio(wasm_unknown.p50(), native_unknown.p50()),
+                show(wasm_unknown.p50().saturating_sub(native_unknown.p50()))
+            ),
+        )],
+    );
+    table.row(
+        "wasm instantiate only (no export called)",
+        &empty,
+        vec![Limit::value(
+            "unknown-token call",
+            wasm_unknown.p50(),
+            format!(
+                "{:.0}% of it",
+                100.0 * secs(empty.p50()) / secs(wasm_unknown.p50())
+            ),
+        )],
+    );
+
+    // A whole enrollment, screens 1–10: three argon2id (keyword hash,
+    // keyword check, password hash).
+    eprintln!("full enrollment …");
+    let [wasm_enroll, native_enroll] = measure(
+        ENROLL_WARMUP,
+        ENROLL_ITERS,
+        1,
+        [&mut |i| wasm_enrollment(&wasm, i), &mut |i| native.enrollment(i)],
+    );
+    table.row(
+        "wasm full enrollment (screens 1-10, 3 argon2id)",
+        &wasm_enroll,
+        vec![
+            Limit::sample(
+                "native same core",
+                &native_enroll,
+                ratio(wasm_enroll.p50(), native_enroll.p50()),
+            ),
+            Limit::value(
+                "3 argon2id native",
+                3 * ceiling,
+                ratio(wasm_enroll.p50(), 3 * ceiling),
+            ),
+        ],
+    );
+
+    table.print();
+    println!(
+        "\nn+w = timed iterations + untimed warm-up; p50/p99 by nearest rank; figures set side by side \
+         were taken in alternation; {} CPUs; total run {}",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        show(began.elapsed())
+    );
+}
+
+/// The cost of `PluginHost::new` from a cache already filled, and with no
+/// cache at all (a full Cranelift compile).
+fn loads(cache: &Path) -> (Sample, Sample) {
+    let load = |cache_dir: Option<&Path>| {
+        let options = HostOptions {
+            cache_dir: cache_dir.map(Path::to_owned),
+            ..HostOptions::default()
+        };
+        let caps = Capabilities::in_memory();
+        let began = Instant::now();
+        let host = PluginHost::new(EMBEDDED_COMPONENT, caps, options).expect("host");
+        let took = began.elapsed();
+        // Dropping joins the epoch thread (up to one tick): not load time.
+        drop(host);
+        took
+    };
+    load(Some(cache));
+    let [warm] = measure(LOAD_WARM_WARMUP, LOAD_WARM_ITERS, 1, [&mut |_| load(Some(cache))]);
+    let [cold] = measure(0, LOAD_COLD_ITERS, 1, [&mut |_| load(None)]);
+    (warm, cold)
+}
+
+/// A flow through screens 1 and 2, ready for the contact step.
+fn wasm_customer_entered(h: &Harness) -> String {
+    let flow = h.start(Some(AGENT)).expect("start");
+    h.submit_customer(&flow, &yamada(), &terms()).expect("customer");
+    flow
+}
+
+/// Screens 1–10 through the component; reading the mail between screens 5
+/// and 6 is the customer's time, not the system's, so it is not counted.
+fn wasm_enrollment(h: &Harness, i: usize) -> Duration {
+    let contact = format!("enroll-{i}@example.jp");
+    let user_id = format!("user-{i}@example.jp");
+    let terms = terms();
+    let began = Instant::now();
+    let flow = h.start(Some(AGENT)).expect("start");
+    h.submit_customer(&flow, &yamada(), &terms).expect("customer");
+    h.submit_contact(&flow, KEYWORD, &contact).expect("contact");
+    black_box(h.review(&flow).expect("review"));
+    black_box(h.confirm(&flow).expect("confirm"));
+    let to_mail = began.elapsed();
+
+    let newest = h.host.capabilities().outbox.list(1).expect("outbox");
+    let token = link_token(&newest[0]);
+
+    let began = Instant::now();
+    black_box(h.open_link(&token).expect("open"));
+    let verified = h.submit_keyword(&token, KEYWORD).expect("keyword");
+    h.submit_credentials(&verified.ticket, &user_id, PASSWORD)
+        .expect("credentials");
+    black_box(h.review_credentials(&verified.ticket).expect("review"));
+    black_box(h.complete(&verified.ticket).expect("complete"));
+    let from_mail = began.elapsed();
+
+    // A policyholder registers once; giving the reservation back lets the
+    // same sample customer enroll again next iteration.
+    let store = &h.host.capabilities().store;
+    let now = h.now();
+    for (key, _) in store.versions(now).expect("storage") {
+        if key.starts_with("customer/") {
+            store.delete(&key, Condition::Any, now).expect("storage");
+        }
+    }
+    to_mail + from_mail
+}
+
+/// The same core the component runs, called natively over the in-memory
+/// fakes, with a fresh `Service` per call as the component makes one.
+struct Native {
+    world: World,
+}
+
+impl Native {
+    fn new() -> Self {
+        Native { world: World::new() }
+    }
+
+    fn service(&self) -> Service<'_> {
+        Service::new(self.world.ports())
+    }
+
+    fn terms(&self) -> String {
+        self.world.config.0.terms_version.clone()
+    }
+
+    fn customer_entered(&self) -> Token {
+        let flow = self.service().start_enrollment(Some(AGENT)).expect("start");
+        self.service()
+            .submit_customer(&flow, &yamada_native(), &self.terms())
+            .expect("customer");
+        flow
+    }
+
+    /// Screens 1–5; the token of the mailed link.
+    fn mail_link(&self, contact: &str) -> Token {
+        let flow = self.customer_entered();
+        self.service()
+            .submit_contact(&flow, KEYWORD, contact)
+            .expect("contact");
+        self.service().confirm_enrollment(&flow).expect("confirm");
+        self.newest_link()
+    }
+
+    fn newest_link(&self) -> Token {
+        let sent = self.world.mailer.sent();
+        let mail = sent.last().expect("a mail was sent");
+        let token = mail
+            .text
+            .lines()
+            .find_map(|l| l.trim().split("/link/").nth(1))
+            .expect("a link in the mail");
+        Token::from_caller(token)
+    }
+
+    /// Screens 1–10, timed as [`wasm_enrollment`] is.
+    fn enrollment(&self, i: usize) -> Duration {
+        let contact = format!("enroll-{i}@example.jp");
+        let user_id = format!("user-{i}@example.jp");
+        let (input, terms) = (yamada_native(), self.terms());
+        let began = Instant::now();
+        let flow = self.service().start_enrollment(Some(AGENT)).expect("start");
+        self.service()
+            .submit_customer(&flow, &input, &terms)
+            .expect("customer");
+        self.service()
+            .submit_contact(&flow, KEYWORD, &contact)
+            .expect("contact");
+        black_box(self.service().review_enrollment(&flow).expect("review"));
+        black_box(self.service().confirm_enrollment(&flow).expect("confirm"));
+        let to_mail = began.elapsed();
+
+        let token = self.newest_link();
+
+        let began = Instant::now();
+        black_box(self.service().open_link(&token).expect("open"));
+        let verified = self.service().submit_keyword(&token, KEYWORD).expect("keyword");
+        self.service()
+            .submit_credentials(&verified.ticket, &user_id, PASSWORD)
+            .expect("credentials");
+        black_box(
+            self.service()
+                .review_credentials(&verified.ticket)
+                .expect("review"),
+        );
+        black_box(
+            self.service()
+                .complete_credentials(&verified.ticket)
+                .expect("complete"),
+        );
+        let from_mail = began.elapsed();
+
+        for (key, _) in self.world.store.snapshot() {
+            if key.starts_with("customer/") {
+                self.world
+                    .store
+                    .delete(&key, NativeCondition::Any)
+                    .expect("storage");
+            }
+        }
+        to_mail + from_mail
+    }
+}
+
+/// [`yamada`] as the core's own type.
+fn yamada_native() -> NativeCustomer {
+    let c = yamada();
+    NativeCustomer {
+        family_name: c.family_name,
+        given_name: c.given_name,
+        family_name_kana: c.family_name_kana,
+        given_name_kana: c.given_name_kana,
+        birth_date: c.birth_date,
+        phone: c.phone,
+        postal_code: c.postal_code,
+        policy_number: c.policy_number,
+    }
+}
+
+// --- measuring -----------------------------------------------------------
+
+/// Durations of `iters` calls of each of `runs`, after `warmup` calls of
+/// each whose times are dropped. The runs take turns, `block` calls at a
+/// time, so a figure and the limit it is set against share whatever else
+/// the machine was doing; blocks rather than single calls, so that
+/// microsecond calls are not measured on caches the other run just
+/// evicted. Each call gets its index (warm-up calls first) and returns the
+/// time of its own timed section, so it can keep its setup out of it.
+fn measure<const N: usize>(
+    warmup: usize,
+    iters: usize,
+    block: usize,
+    mut runs: [&mut dyn FnMut(usize) -> Duration; N],
+) -> [Sample; N] {
+    let mut times: [Vec<Duration>; N] = std::array::from_fn(|_| Vec::with_capacity(iters));
+    let total = warmup + iters;
+    for start in (0..total).step_by(block) {
+        for (run, times) in runs.iter_mut().zip(times.iter_mut()) {
+            for i in start..(start + block).min(total) {
+                let took = run(i);
+                if i >= warmup {
+                    times.push(took);
+                }
+            }
+        }
+    }
+    times.map(|mut times| {
+        times.sort_unstable();
+        Sample { warmup, times }
+    })
+}
+
+fn timed<R>(f: impl FnOnce() -> R) -> Duration {
+    let began = Instant::now();
+    black_box(f());
+    began.elapsed()
+}
+
+/// Sorted run times.
+struct Sample {
+    warmup: usize,
+    times: Vec<Duration>,
+}
+
+impl Sample {
+    /// Nearest-rank percentile.
+    fn percentile(&self, p: f64) -> Duration {
+        let n = self.times.len();
+        let rank = ((p / 100.0 * n as f64).ceil() as usize).clamp(1, n);
+        self.times[rank - 1]
+    }
+
+    fn p50(&self) -> Duration {
+        self.percentile(50.0)
+    }
+
+    fn p99(&self) -> Duration {
+        self.percentile(99.0)
+    }
+}
+
+fn secs(d: Duration) -> f64 {
+    d.as_secs_f64()
+}
+
+fn ratio(measured: Duration, limit: Duration) -> String {
+    format!("ratio {:.2}x", secs(measured) / secs(limit))
+}
+
+fn show(d: Duration) -> String {
+    let s = secs(d);
+    if s >= 1.0 {
+        format!("{s:.2} s")
+    } else if s >= 1e-3 {
+        format!("{:.1} ms", s * 1e3)
+    } else {
+        format!("{:.1} µs", s * 1e6)
+    }
+}
+
+// --- the table -----------------------------------------------------------
+
+/// What a figure is set against.
+struct Limit {
+    label: String,
+    p50: Option<Duration>,
+    p99: Option<Duration>,
+    verdict: String,
+}
+
+impl Limit {
+    fn sample(label: &str, sample: &Sample, verdict: String) -> Self {
+        Limit {
+            label: label.into(),
+            p50: Some(sample.p50()),
+            p99: Some(sample.p99()),
+            verdict,
+        }
+    }
+
+    /// A limit derived from another measurement (e.g. n × argon2id).
+    fn value(label: &str, p50: Duration, verdict: String) -> Self {
+        Limit {
+            label: label.into(),
+            p50: Some(p50),
+            p99: None,
+            verdict,
+        }
+    }
+
+    fn none(label: &str) -> Self {
+        Limit {
+            label: label.into(),
+            p50: None,
+            p99: None,
+            verdict: String::new(),
+        }
+    }
+}
+
+#[derive(Default)]
+struct Table {
+    lines: Vec<String>,
+}
+
+impl Table {
+    fn row(&mut self, what: &str, sample: &Sample, limits: Vec<Limit>) {
+        let runs = format!("{}+{}", sample.times.len(), sample.warmup);
+        let left = format!(
+            "{what:<48} {runs:>9}  p50 {:>9}  p99 {:>9}",
+            show(sample.p50()),
+            show(sample.p99())
+        );
+        for (i, limit) in limits.into_iter().enumerate() {
+            let left = if i == 0 {
+                left.clone()
+            } else {
+                " ".repeat(left.chars().count())
+            };
+            let figures = |label: &str, d: Option<Duration>| d.map(|d| format!("{label} {:>9}", show(d)));
+            let p50 = figures("p50", limit.p50).unwrap_or_default();
+            let p99 = figures("p99", limit.p99).unwrap_or_default();
+            let mut line = format!("{left} | {:<28} {p50:<13}  {p99:<13}", limit.label);
+            if !limit.verdict.is_empty() {
+                line = format!("{line} | {}", limit.verdict);
+            }
+            self.lines.push(line.trim_end().to_owned());
+        }
+    }
+
+    fn print(&self) {
+        println!(
+            "{:<48} {:>9}  {:<28} | {:<57} | verdict",
+            "measure", "n+w", "", "limit, measured in this run"
+        );
+        for line in &self.lines {
+            println!("{line}");
+        }
+    }
+}

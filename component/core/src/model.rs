@@ -151,7 +151,7 @@ impl Default for Settings {
             session_idle: 30 * 60,
             session_absolute: 12 * 3600,
             mails_per_hour: 5,
-            renewal_url: "http://127.0.0.1:3000/renewal".into(),
+            renewal_url: "http://127.0.0.1:3000/_dev/renewal".into(),
         }
     }
 }

@@ -1,6 +1,8 @@
 //! The customer-web WebAssembly component: a thin adapter that binds the
 //! flow core's ports to the component's WIT imports and exposes the flows
-//! as its WIT exports. All logic lives in `customer-web-core`.
+//! as its WIT exports (typed, for portals with their own UI) and as
+//! `wasi:http/incoming-handler` (the reference screens). All logic lives in
+//! `customer-web-core` and `customer-web-screens`.
 
 mod bindings {
     wit_bindgen::generate!({
@@ -11,8 +13,10 @@ mod bindings {
 
 mod convert;
 mod exports;
+mod http;
 mod ports;
 
 struct Component;
 
 bindings::export!(Component with_types_in bindings);
+wasip2::http::proxy::export!(Component);

@@ -1,0 +1,269 @@
+//! The HTTP plumbing the screens need and nothing more: request and
+//! response records, header and cookie reading, `Set-Cookie` writing,
+//! strict form decoding and the security headers every answer carries.
+
+use subtle::ConstantTimeEq;
+
+/// One HTTP request, as the adapter hands it over.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Request {
+    /// The method, e.g. `GET` (case-sensitive, as HTTP defines it).
+    pub method: String,
+    /// The path and query, e.g. `/enroll?agent=AG001`.
+    pub path_and_query: String,
+    /// Header names and values; names compare case-insensitively, and a
+    /// name may appear more than once.
+    pub headers: Vec<(String, String)>,
+    /// The body, at most [`crate::MAX_BODY`] bytes.
+    pub body: Vec<u8>,
+}
+
+/// One HTTP response for the adapter to send.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Response {
+    /// The status code.
+    pub status: u16,
+    /// Header names (lower-case) and values, each a valid header value;
+    /// `set-cookie` may appear more than once and must be sent as separate
+    /// fields, never folded into one.
+    pub headers: Vec<(String, String)>,
+    /// The body; empty for `HEAD` and for redirects.
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    /// The first value of a header, compared case-insensitively.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        header(&self.headers, name)
+    }
+}
+
+/// The policy of every answer: nothing is loaded from elsewhere, nothing
+/// runs, forms go only to this origin and no page can be framed.
+pub(crate) const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
+     form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// The first value of a header, compared case-insensitively.
+pub(crate) fn header<'h>(headers: &'h [(String, String)], name: &str) -> Option<&'h str> {
+    headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+/// Every cookie the browser sent, from all `Cookie` fields (HTTP/2 splits
+/// them). A cookie named twice keeps its first value, the one set for the
+/// most specific path.
+pub(crate) fn cookies(headers: &[(String, String)]) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for (_, value) in headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case("cookie")) {
+        for pair in value.split(';') {
+            let Some((name, v)) = pair.split_once('=') else {
+                continue;
+            };
+            let name = name.trim();
+            let v = v.trim().trim_matches('"');
+            if !name.is_empty() && !out.iter().any(|(n, _)| n == name) {
+                out.push((name.to_owned(), v.to_owned()));
+            }
+        }
+    }
+    out
+}
+
+/// A `Set-Cookie` value. Every cookie of the screens is a bearer secret or
+/// its CSRF twin, so none is readable by script, none is sent on cross-site
+/// subrequests, and all are sent only over HTTPS unless the service runs on
+/// the developer's own machine.
+pub(crate) fn set_cookie(name: &str, value: &str, max_age: Option<u64>, secure: bool) -> String {
+    let mut out = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax");
+    if secure {
+        out.push_str("; Secure");
+    }
+    if let Some(age) = max_age {
+        out.push_str(&format!("; Max-Age={age}"));
+    }
+    out
+}
+
+/// Whether the public base URL is the developer's own machine, where
+/// plain HTTP is normal and a `Secure` cookie would never come back.
+pub(crate) fn is_local_base_url(base_url: &str) -> bool {
+    ["http://127.0.0.1", "http://localhost", "http://[::1]"]
+        .iter()
+        .any(|prefix| {
+            base_url
+                .strip_prefix(prefix)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with([':', '/']))
+        })
+}
+
+/// Compares two secrets in constant time.
+pub(crate) fn same_secret(a: &str, b: &str) -> bool {
+    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+}
+
+/// Whether a text can go into a header value unchanged (visible ASCII,
+/// spaces and tabs): what the adapter's HTTP layer accepts.
+pub(crate) fn is_header_value(value: &str) -> bool {
+    value.bytes().all(|b| b == b'\t' || (b' '..=b'~').contains(&b))
+}
+
+/// An `application/x-www-form-urlencoded` body or query, decoded.
+#[derive(Debug, Default)]
+pub(crate) struct Form(Vec<(String, String)>);
+
+/// The body was not a well-formed form in UTF-8.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Malformed;
+
+impl Form {
+    /// Decodes strictly: a broken `%` escape or bytes that are not UTF-8
+    /// refuse the whole form rather than being guessed at, since a guessed
+    /// name or keyword would be silently wrong.
+    pub(crate) fn parse(bytes: &[u8]) -> Result<Form, Malformed> {
+        let mut pairs = Vec::new();
+        for part in bytes.split(|b| *b == b'&').filter(|p| !p.is_empty()) {
+            let (name, value) = match part.iter().position(|b| *b == b'=') {
+                Some(i) => (&part[..i], &part[i + 1..]),
+                None => (part, &[][..]),
+            };
+            pairs.push((decode(name)?, decode(value)?));
+        }
+        Ok(Form(pairs))
+    }
+
+    /// The first value of a field; empty if it was not sent (an unticked
+    /// checkbox is not sent at all).
+    pub(crate) fn get(&self, name: &str) -> &str {
+        self.0
+            .iter()
+            .find(|(n, _)| n == name)
+            .map_or("", |(_, v)| v.as_str())
+    }
+}
+
+fn decode(bytes: &[u8]) -> Result<String, Malformed> {
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut iter = bytes.iter();
+    while let Some(&b) = iter.next() {
+        match b {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hi = iter.next().and_then(|h| hex_value(*h)).ok_or(Malformed)?;
+                let lo = iter.next().and_then(|l| hex_value(*l)).ok_or(Malformed)?;
+                out.push(hi << 4 | lo);
+            }
+            other => out.push(other),
+        }
+    }
+    String::from_utf8(out).map_err(|_| Malformed)
+}
+
+fn hex_value(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Percent-encodes everything but RFC 3986 unreserved characters, for a
+/// value placed in a query string.
+pub(crate) fn encode_component(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Whether a `Content-Type` is a URL-encoded form (parameters such as a
+/// charset may follow).
+pub(crate) fn is_form_content_type(value: Option<&str>) -> bool {
+    value.and_then(|v| v.split(';').next()).is_some_and(|mime| {
+        mime.trim()
+            .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forms_decode_plus_percent_and_utf8() {
+        let form = Form::parse(b"a=%E5%B1%B1%E7%94%B0+%E5%A4%AA&b=&c&a=second").unwrap();
+        assert_eq!(form.get("a"), "山田 太");
+        assert_eq!(form.get("b"), "");
+        assert_eq!(form.get("c"), "");
+        assert_eq!(form.get("missing"), "");
+    }
+
+    #[test]
+    fn forms_refuse_broken_escapes_and_non_utf8() {
+        assert_eq!(Form::parse(b"a=%E5%B1").unwrap_err(), Malformed);
+        assert_eq!(Form::parse(b"a=%zz").unwrap_err(), Malformed);
+        assert_eq!(Form::parse(b"a=%4").unwrap_err(), Malformed);
+        assert_eq!(Form::parse(b"a=\xff").unwrap_err(), Malformed);
+    }
+
+    #[test]
+    fn cookies_come_from_every_cookie_field_first_value_wins() {
+        let headers = vec![
+            ("Cookie".to_owned(), "a=1; b=\"2\"".to_owned()),
+            ("cookie".to_owned(), "a=3;c=4; junk".to_owned()),
+        ];
+        assert_eq!(
+            cookies(&headers),
+            vec![
+                ("a".to_owned(), "1".to_owned()),
+                ("b".to_owned(), "2".to_owned()),
+                ("c".to_owned(), "4".to_owned())
+            ]
+        );
+    }
+
+    #[test]
+    fn local_base_urls_are_exactly_the_loopback_ones() {
+        assert!(is_local_base_url("http://127.0.0.1:3000"));
+        assert!(is_local_base_url("http://localhost"));
+        assert!(is_local_base_url("http://[::1]:8080/app"));
+        assert!(!is_local_base_url("http://localhost.example.com"));
+        assert!(!is_local_base_url("https://127.0.0.1"));
+        assert!(!is_local_base_url("https://portal.example.co.jp"));
+    }
+
+    #[test]
+    fn set_cookie_carries_every_flag() {
+        assert_eq!(
+            set_cookie("cw_x", "v", Some(60), true),
+            "cw_x=v; Path=/; HttpOnly; SameSite=Lax; Secure; Max-Age=60"
+        );
+        assert_eq!(
+            set_cookie("cw_x", "", Some(0), false),
+            "cw_x=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"
+        );
+    }
+
+    #[test]
+    fn content_types() {
+        assert!(is_form_content_type(Some("application/x-www-form-urlencoded")));
+        assert!(is_form_content_type(Some(
+            "Application/X-WWW-Form-Urlencoded; charset=UTF-8"
+        )));
+        assert!(!is_form_content_type(Some("multipart/form-data; boundary=x")));
+        assert!(!is_form_content_type(None));
+    }
+
+    #[test]
+    fn encode_component_leaves_only_unreserved() {
+        assert_eq!(encode_component("AG-01_x"), "AG-01_x");
+        assert_eq!(encode_component("a&b=c d"), "a%26b%3Dc%20d");
+    }
+}
