@@ -9,9 +9,10 @@ use common::{Backend, CONTACT, Harness, KEYWORD, PASSWORD};
 use customer_web_host::HostOptions;
 use customer_web_host::bindings::customer_web::plugin::types::FlowError;
 
-/// What the component may import: its capabilities, and the WASI
-/// interfaces of a `wasi:http` proxy's standard library (clocks, random,
-/// stdio, environment, exit). No filesystem, no sockets, no outgoing HTTP.
+/// What the component may import: its capabilities, the types of the
+/// incoming HTTP requests it answers, and what Rust's standard library
+/// asks of WASI (clocks, random, stdio, environment, exit). No filesystem,
+/// no sockets, no outgoing HTTP.
 const ALLOWED_IMPORTS: &[&str] = &[
     "customer-web:plugin/types",
     "customer-web:plugin/storage",
@@ -19,6 +20,7 @@ const ALLOWED_IMPORTS: &[&str] = &[
     "customer-web:plugin/directory",
     "customer-web:plugin/config",
     "customer-web:plugin/audit",
+    "wasi:http/types",
     "wasi:clocks/wall-clock",
     "wasi:clocks/monotonic-clock",
     "wasi:random/random",
@@ -61,7 +63,7 @@ fn the_component_imports_only_its_capabilities_and_harmless_wasi() {
         extra.is_empty(),
         "unexpected imports: {extra:?}\nall imports: {imports:#?}"
     );
-    for forbidden in ["wasi:filesystem", "wasi:sockets", "wasi:http"] {
+    for forbidden in ["wasi:filesystem", "wasi:sockets", "wasi:http/outgoing-handler"] {
         assert!(
             !imports.iter().any(|i| i.starts_with(forbidden)),
             "{forbidden} imported"
