@@ -172,51 +172,28 @@ fn two_flows_racing_for_one_user_id_create_one_account() {
     );
 }
 
+/// 佐藤 花子 of the sample directory, typed as on screen 2; read from the
+/// sample so the test follows it.
 fn sato() -> customer_web_host::bindings::customer_web::plugin::types::CustomerInput {
-    let dir = customer_web_host::directory::SAMPLE;
-    assert!(dir.contains("佐藤"), "the sample directory holds 佐藤 花子");
-    let mut c = common::yamada();
-    c.family_name = "佐藤".into();
-    c.given_name = "花子".into();
-    c.family_name_kana = "サトウ".into();
-    c.given_name_kana = "ハナコ".into();
-    let holder: serde_like::Holder = serde_like::find(dir, "佐藤");
-    c.birth_date = holder.birth_date;
-    c.phone = holder.phone;
-    c.postal_code = holder.postal_code;
-    c.policy_number = holder.policy_number;
-    c
-}
-
-/// Reads one policyholder's fields out of the sample directory, so the
-/// test follows the sample rather than repeating it.
-mod serde_like {
-    pub struct Holder {
-        pub birth_date: String,
-        pub phone: String,
-        pub postal_code: String,
-        pub policy_number: String,
-    }
-
-    fn field(text: &str, name: &str) -> String {
-        let start = text.find(&format!("\"{name}\"")).expect(name);
-        let rest = &text[start + name.len() + 2..];
-        let open = rest.find('"').expect("a string value") + 1;
-        let close = rest[open..].find('"').expect("closing quote") + open;
-        rest[open..close].to_owned()
-    }
-
-    pub fn find(directory: &str, family_name: &str) -> Holder {
-        let at = directory
-            .find(&format!("\"family_name\": \"{family_name}\""))
-            .expect("holder");
-        let block = &directory[directory[..at].rfind('{').expect("object")..];
-        Holder {
-            birth_date: field(block, "birth_date"),
-            phone: field(block, "phone"),
-            postal_code: field(block, "postal_code"),
-            policy_number: field(block, "policy_number"),
-        }
+    let sample: serde_json::Value =
+        serde_json::from_str(customer_web_host::directory::SAMPLE).expect("the sample is JSON");
+    let holder = sample["policyholders"]
+        .as_array()
+        .and_then(|all| all.iter().find(|h| h["family_name"] == "佐藤"))
+        .expect("the sample holds 佐藤 花子");
+    let text = |field: &str| holder[field].as_str().expect(field).to_owned();
+    customer_web_host::bindings::customer_web::plugin::types::CustomerInput {
+        family_name: text("family_name"),
+        given_name: text("given_name"),
+        family_name_kana: text("family_name_kana"),
+        given_name_kana: text("given_name_kana"),
+        birth_date: text("birth_date"),
+        phone: text("phone"),
+        postal_code: text("postal_code"),
+        policy_number: holder["contracts"][0]["policy_number"]
+            .as_str()
+            .expect("a contract")
+            .to_owned(),
     }
 }
 
