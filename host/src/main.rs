@@ -38,6 +38,11 @@ enum Command {
         /// Show the dev mailbox even when not listening on loopback.
         #[arg(long)]
         dev: bool,
+        /// Deliver mail through this SMTP server (`smtp://host:port`,
+        /// `smtp://user:pass@host:587?tls=required`, `smtps://host:465`).
+        /// Without it, mail stays in the dev mailbox.
+        #[arg(long)]
+        smtp: Option<String>,
     },
     /// Walks a sample customer through enrollment, sign-in, renewal and
     /// recovery inside the component, printing each step and each mail.
@@ -70,7 +75,7 @@ fn main() -> anyhow::Result<()> {
         .init();
     let cli = Cli::parse();
     match &cli.command {
-        Command::Serve { listen, dev } => serve(&cli, *listen, *dev),
+        Command::Serve { listen, dev, smtp } => serve(&cli, *listen, *dev, smtp.as_deref()),
         Command::Demo => demo(&cli),
         Command::Outbox { full } => {
             let caps = capabilities(&cli)?;
@@ -118,8 +123,15 @@ fn capabilities(cli: &Cli) -> anyhow::Result<Capabilities> {
     Ok(caps)
 }
 
-fn serve(cli: &Cli, listen: std::net::SocketAddr, dev: bool) -> anyhow::Result<()> {
+fn serve(cli: &Cli, listen: std::net::SocketAddr, dev: bool, smtp: Option<&str>) -> anyhow::Result<()> {
     let mut caps = capabilities(cli)?;
+    let delivery: Arc<dyn customer_web_host::mail::Delivery> = match smtp {
+        Some(url) => Arc::new(customer_web_host::mail::SmtpDelivery::from_url(
+            url,
+            &caps.settings.sender_address,
+        )?),
+        None => Arc::new(customer_web_host::dev::DevMailbox),
+    };
     if cli.config.is_none() {
         // Without a configuration the mailed links point at this server,
         // and the renewal hand-over at its stand-in portal page.
@@ -147,7 +159,7 @@ fn serve(cli: &Cli, listen: std::net::SocketAddr, dev: bool) -> anyhow::Result<(
             println!("dev mailbox:  http://{}/_dev/mail", listener.local_addr()?);
         }
         let options = customer_web_host::serve::ServeOptions {
-            delivery: Arc::new(customer_web_host::dev::DevMailbox),
+            delivery,
             delivery_interval: std::time::Duration::from_secs(2),
             dev_mailbox,
         };

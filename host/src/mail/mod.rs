@@ -9,11 +9,13 @@
 //! operator sees the state of every message.
 
 mod memory;
+mod smtp;
 mod sqlite;
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 pub use memory::MemoryOutbox;
+pub use smtp::SmtpDelivery;
 pub use sqlite::SqliteOutbox;
 
 /// How long [`deliver_due`] leases a claimed message, in seconds: longer than

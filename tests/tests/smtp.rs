@@ -1,0 +1,184 @@
+//! Mail delivery through a real SMTP server (Python's aiosmtpd, started
+//! here): the MIME a mail client reads, and nothing lost or doubled while
+//! the server is down.
+
+mod common;
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+use common::{Backend, CONTACT, Harness};
+use customer_web_host::mail::{DeliveryState, SmtpDelivery, deliver_due};
+
+/// An aiosmtpd server writing every accepted message into a maildir.
+struct SmtpServer {
+    child: Child,
+    maildir: PathBuf,
+}
+
+/// A `PYTHONPATH` under which aiosmtpd runs: the system's if it has it,
+/// else a copy installed from PyPI into the target directory once, so
+/// `cargo test` needs no set-up of its own.
+fn aiosmtpd_path() -> &'static str {
+    static PATH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PATH.get_or_init(|| {
+        let has = |path: &str| {
+            Command::new("python3")
+                .args(["-c", "import aiosmtpd.handlers, aiosmtpd.smtp"])
+                .env("PYTHONPATH", path)
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        let local = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("python");
+        let local = local.to_string_lossy().into_owned();
+        if has("") || has(&local) {
+            return local;
+        }
+        let installed = Command::new("python3")
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--target",
+                &local,
+            ])
+            .arg("aiosmtpd")
+            .status()
+            .expect("python3 -m pip");
+        assert!(
+            installed.success() && has(&local),
+            "aiosmtpd could not be installed from PyPI"
+        );
+        local
+    })
+}
+
+impl SmtpServer {
+    fn start(port: u16, maildir: &Path) -> SmtpServer {
+        let child = Command::new("python3")
+            .args([
+                "-m",
+                "aiosmtpd",
+                "-n",
+                "-l",
+                &format!("127.0.0.1:{port}"),
+                "-c",
+                "aiosmtpd.handlers.Mailbox",
+            ])
+            .arg(maildir)
+            .env("PYTHONPATH", aiosmtpd_path())
+            .spawn()
+            .expect("python3 -m aiosmtpd");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "aiosmtpd did not start on port {port}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        SmtpServer {
+            child,
+            maildir: maildir.to_owned(),
+        }
+    }
+
+    /// Every message the server accepted, decoded by Python's own MIME
+    /// parser: (subject, body).
+    fn received(&self) -> Vec<(String, String)> {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(self.maildir.join("new"))
+            .map(|dir| dir.filter_map(|e| e.ok().map(|e| e.path())).collect())
+            .unwrap_or_default();
+        files.sort();
+        files
+            .iter()
+            .map(|file| {
+                let out = Command::new("python3")
+                    .args([
+                        "-c",
+                        "import email,email.header,sys\n\
+                         m=email.message_from_binary_file(open(sys.argv[1],'rb'))\n\
+                         s=str(email.header.make_header(email.header.decode_header(m['Subject'])))\n\
+                         sys.stdout.write(s+'\\n'+m.get_content_charset()+'\\n'+m.get_payload(decode=True).decode(m.get_content_charset()))",
+                    ])
+                    .arg(file)
+                    .output()
+                    .expect("python3 decodes the message");
+                assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+                let text = String::from_utf8(out.stdout).expect("UTF-8");
+                let mut parts = text.splitn(3, '\n');
+                let subject = parts.next().unwrap_or_default().to_owned();
+                let charset = parts.next().unwrap_or_default().to_owned();
+                assert_eq!(charset, "utf-8");
+                (subject, parts.next().unwrap_or_default().to_owned())
+            })
+            .collect()
+    }
+}
+
+impl Drop for SmtpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+#[test]
+fn the_enrollment_mail_arrives_as_a_mail_client_reads_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let server = SmtpServer::start(port, &dir.path().join("maildir"));
+    let h = Harness::new(Backend::Sqlite);
+    let token = h.mail_link(CONTACT);
+    let caps = h.host.capabilities();
+    let smtp =
+        SmtpDelivery::from_url(&format!("smtp://127.0.0.1:{port}"), &caps.settings.sender_address).unwrap();
+    let report = deliver_due(caps.outbox.as_ref(), &smtp, caps.clock.now()).unwrap();
+    assert_eq!((report.sent, report.failed), (1, 0));
+    let received = server.received();
+    assert_eq!(received.len(), 1);
+    let (subject, body) = &received[0];
+    assert_eq!(subject, "【三井住友海上】初回利用登録に関するご案内");
+    assert!(body.contains(&format!("/link/{token}")), "{body}");
+    assert!(body.contains("ご利用期限："));
+    assert_eq!(caps.outbox.list(1).unwrap()[0].state, DeliveryState::Sent);
+}
+
+#[test]
+fn mail_waits_out_a_dead_server_and_is_delivered_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let h = Harness::new(Backend::Sqlite);
+    h.mail_link(CONTACT);
+    let caps = h.host.capabilities();
+    let smtp =
+        SmtpDelivery::from_url(&format!("smtp://127.0.0.1:{port}"), &caps.settings.sender_address).unwrap();
+
+    // Nobody listens: the attempt fails and the message waits.
+    let report = deliver_due(caps.outbox.as_ref(), &smtp, caps.clock.now()).unwrap();
+    assert_eq!((report.sent, report.failed), (0, 1));
+    let waiting = caps.outbox.list(1).unwrap().remove(0);
+    assert_eq!(waiting.state, DeliveryState::Failing);
+    assert!(waiting.last_error.is_some());
+
+    let server = SmtpServer::start(port, &dir.path().join("maildir"));
+    // Not yet due: the backoff holds it back even though the server is up.
+    let early = deliver_due(caps.outbox.as_ref(), &smtp, caps.clock.now()).unwrap();
+    assert_eq!(early.sent + early.failed, 0);
+    h.advance(waiting.next_attempt_at - h.now() + 1);
+    let report = deliver_due(caps.outbox.as_ref(), &smtp, caps.clock.now()).unwrap();
+    assert_eq!((report.sent, report.failed), (1, 0));
+    // Further passes send nothing again.
+    h.advance(3600);
+    let again = deliver_due(caps.outbox.as_ref(), &smtp, caps.clock.now()).unwrap();
+    assert_eq!(again.sent + again.failed, 0);
+    assert_eq!(server.received().len(), 1);
+}
