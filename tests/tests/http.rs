@@ -306,8 +306,8 @@ fn oversized_and_malformed_bodies_are_refused_with_a_page() {
 
 #[test]
 fn a_request_the_component_cannot_finish_fails_alone() {
-    // A deadline no request can meet: every call into the component is
-    // interrupted, and the host answers each with its own error page.
+    // A deadline far shorter than one argon2id hash: every request that
+    // hashes is interrupted, and the host answers it with its own page.
     let caps = Capabilities::in_memory();
     let server = Server::start(
         caps,
@@ -319,15 +319,15 @@ fn a_request_the_component_cannot_finish_fails_alone() {
     let mut b = server.browser();
     // A matching cookie and field pass the double-submit check without a
     // page load (which would itself be interrupted).
-    b.cookies
-        .insert("cw_csrf".into(), "AAAAAAAAAAAAAAAAAAAAAA".into());
+    let token = "AAAAAAAAAAAAAAAAAAAAAA";
+    b.cookies.insert("cw_csrf".into(), token.into());
     for _ in 0..3 {
         let page = b.post_form(
             "/recover",
             &[
                 ("email", "a@example.jp"),
                 ("birth-date", "1985-04-01"),
-                ("csrf", "AAAAAAAAAAAAAAAAAAAAAA"),
+                ("csrf", token),
             ],
         );
         assert_eq!(page.status, 500, "{}", page.body);
@@ -358,7 +358,22 @@ fn shutdown_lets_a_request_in_flight_finish() {
             ],
         )
     });
-    std::thread::sleep(Duration::from_millis(30));
+    // Wait until the request is inside the component (it has counted its
+    // mail allowance, and is about to hash), then shut down.
+    let caps = server.host.capabilities().clone();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while caps
+        .store
+        .count_prefix("mail-window/", caps.clock.now())
+        .unwrap_or(0)
+        == 0
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the request never reached the component"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
     server.shut_down().expect("a clean shutdown");
     let page = in_flight.join().expect("client thread");
     assert_eq!(page.status, 303, "{}", page.body);
