@@ -43,6 +43,11 @@ enum Command {
         /// Without it, mail stays in the dev mailbox.
         #[arg(long)]
         smtp: Option<String>,
+        /// Character set of mail sent by SMTP: `utf-8`, or `iso-2022-jp`
+        /// for older Japanese mail readers (a message with a character
+        /// outside JIS X 0208 then goes out in UTF-8).
+        #[arg(long, default_value = "utf-8")]
+        mail_charset: customer_web_host::mail::Charset,
     },
     /// Walks a sample customer through enrollment, sign-in, renewal and
     /// recovery inside the component, printing each step and each mail.
@@ -75,7 +80,12 @@ fn main() -> anyhow::Result<()> {
         .init();
     let cli = Cli::parse();
     match &cli.command {
-        Command::Serve { listen, dev, smtp } => serve(&cli, *listen, *dev, smtp.as_deref()),
+        Command::Serve {
+            listen,
+            dev,
+            smtp,
+            mail_charset,
+        } => serve(&cli, *listen, *dev, smtp.as_deref(), *mail_charset),
         Command::Demo => demo(&cli),
         Command::Outbox { full } => {
             let caps = capabilities(&cli)?;
@@ -123,13 +133,19 @@ fn capabilities(cli: &Cli) -> anyhow::Result<Capabilities> {
     Ok(caps)
 }
 
-fn serve(cli: &Cli, listen: std::net::SocketAddr, dev: bool, smtp: Option<&str>) -> anyhow::Result<()> {
+fn serve(
+    cli: &Cli,
+    listen: std::net::SocketAddr,
+    dev: bool,
+    smtp: Option<&str>,
+    charset: customer_web_host::mail::Charset,
+) -> anyhow::Result<()> {
     let mut caps = capabilities(cli)?;
     let delivery: Arc<dyn customer_web_host::mail::Delivery> = match smtp {
-        Some(url) => Arc::new(customer_web_host::mail::SmtpDelivery::from_url(
-            url,
-            &caps.settings.sender_address,
-        )?),
+        Some(url) => Arc::new(
+            customer_web_host::mail::SmtpDelivery::from_url(url, &caps.settings.sender_address)?
+                .with_charset(charset),
+        ),
         None => Arc::new(customer_web_host::dev::DevMailbox),
     };
     if cli.config.is_none() {

@@ -123,7 +123,12 @@ async fn respond(
             Err(e) => host_error(&format!("dev page failed: {e}")),
         }
     } else {
-        to_component(host, request).await
+        let api = path.starts_with("/api/");
+        match to_component(host, request).await {
+            Ok(response) => response,
+            Err(cause) if api => api_host_error(&cause),
+            Err(cause) => host_error(&cause),
+        }
     };
     tracing::info!(
         %peer,
@@ -144,12 +149,16 @@ fn loggable(path: &str) -> String {
     }
 }
 
-async fn to_component(host: Arc<PluginHost>, request: Request<Incoming>) -> Response<HyperOutgoingBody> {
+/// The component's answer, or why there is none.
+async fn to_component(
+    host: Arc<PluginHost>,
+    request: Request<Incoming>,
+) -> Result<Response<HyperOutgoingBody>, String> {
     let (sender, receiver) = tokio::sync::oneshot::channel();
     let task = tokio::task::spawn_blocking(move || host.handle_http(request, Scheme::Http, sender));
     match receiver.await {
-        Ok(Ok(response)) => response,
-        Ok(Err(code)) => host_error(&format!("the component answered with an error: {code:?}")),
+        Ok(Ok(response)) => Ok(response),
+        Ok(Err(code)) => Err(format!("the component answered with an error: {code:?}")),
         // The component trapped or never answered: one failed request,
         // the server goes on.
         Err(_) => {
@@ -158,7 +167,7 @@ async fn to_component(host: Arc<PluginHost>, request: Request<Incoming>) -> Resp
                 Ok(Err(e)) => format!("{e:#}"),
                 Err(e) => e.to_string(),
             };
-            host_error(&cause)
+            Err(cause)
         }
     }
 }
@@ -169,6 +178,27 @@ pub fn host_error(cause: &str) -> Response<HyperOutgoingBody> {
     let html = "<!DOCTYPE html><html lang=\"ja\"><meta charset=\"utf-8\"><title>エラー</title>\
         <h1>ただいまご利用いただけません</h1><p>しばらくしてから、もう一度お試しください。</p></html>";
     html_response(StatusCode::INTERNAL_SERVER_ERROR, html.to_owned())
+}
+
+/// [`host_error`] for a client of the JSON API.
+fn api_host_error(cause: &str) -> Response<HyperOutgoingBody> {
+    tracing::error!(cause, "request failed in the host");
+    let mut response = Response::new(full("{\"error\":\"internal\"}".to_owned()));
+    *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+    let headers = response.headers_mut();
+    for (name, value) in [
+        ("content-type", "application/json"),
+        ("cache-control", "no-store"),
+        ("x-content-type-options", "nosniff"),
+        ("referrer-policy", "no-referrer"),
+        (
+            "content-security-policy",
+            "default-src 'none'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+    ] {
+        headers.insert(name, hyper::header::HeaderValue::from_static(value));
+    }
+    response
 }
 
 /// An HTML response with the headers every page of ours carries.

@@ -333,6 +333,16 @@ fn a_request_the_component_cannot_finish_fails_alone() {
         assert_eq!(page.status, 500, "{}", page.body);
         assert!(page.body.contains("ご利用いただけません"));
     }
+    // A client of the JSON API is told in JSON.
+    let page = b.request(
+        "POST",
+        "/api/v1/recovery",
+        &[("content-type", "application/json")],
+        Some(br#"{"email":"a@example.jp","birth_date":"1985-04-01"}"#),
+    );
+    assert_eq!(page.status, 500, "{}", page.body);
+    assert_eq!(page.header("content-type"), Some("application/json"));
+    assert_eq!(page.body, r#"{"error":"internal"}"#);
     // The host's own pages still answer.
     assert_eq!(b.get("/_dev/mail").status, 200);
 }
@@ -379,4 +389,92 @@ fn shutdown_lets_a_request_in_flight_finish() {
     assert_eq!(page.status, 303, "{}", page.body);
     // Stopped for good: new connections are refused.
     assert!(std::net::TcpStream::connect(address).is_err());
+}
+
+/// POSTs JSON and parses the JSON answer (`null` for an empty one).
+fn post_json(b: &mut Browser, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+    let page = b.request(
+        "POST",
+        path,
+        &[("content-type", "application/json")],
+        Some(body.to_string().as_bytes()),
+    );
+    assert_eq!(page.header("cache-control"), Some("no-store"));
+    let json = if page.body.is_empty() {
+        serde_json::Value::Null
+    } else {
+        assert_eq!(page.header("content-type"), Some("application/json"));
+        serde_json::from_str(&page.body).expect("JSON")
+    };
+    (page.status, json)
+}
+
+#[test]
+fn the_json_api_enrolls_and_signs_in_over_http() {
+    use serde_json::json;
+    let (server, _dir) = sqlite_server();
+    let mut b = server.browser();
+    let (status, started) = post_json(&mut b, "/api/v1/enrollment", json!({ "agent_code": "AG001" }));
+    assert_eq!(status, 201, "{started}");
+    let flow = started["flow"].as_str().unwrap().to_owned();
+    let terms = started["terms_version"].as_str().unwrap().to_owned();
+    let mut customer = json!({ "flow": flow, "accepted_terms": terms });
+    for (name, value) in self::customer(&terms) {
+        if name != "accepted-terms" {
+            customer[name.replace('-', "_")] = json!(value);
+        }
+    }
+    let (status, body) = post_json(&mut b, "/api/v1/enrollment/customer", customer);
+    assert_eq!(status, 204, "{body}");
+    let contact = json!({ "flow": flow, "keyword": KEYWORD, "email": "taro@example.jp" });
+    assert_eq!(post_json(&mut b, "/api/v1/enrollment/contact", contact).0, 204);
+    let (status, sent) = post_json(&mut b, "/api/v1/enrollment/confirm", json!({ "flow": flow }));
+    assert_eq!(status, 200, "{sent}");
+    assert!(b.cookies.is_empty(), "the API sets no cookie");
+
+    let link = link_from_dev_mailbox(&mut b);
+    let token = link.trim_start_matches("/link/").to_owned();
+    let (status, verified) = post_json(
+        &mut b,
+        "/api/v1/link/keyword",
+        json!({ "token": token, "keyword": KEYWORD }),
+    );
+    assert_eq!(status, 200, "{verified}");
+    let ticket = verified["ticket"].as_str().unwrap().to_owned();
+    let user = "taro.api@example.jp";
+    let creds = json!({ "ticket": ticket, "user_id": user, "password": PASSWORD });
+    assert_eq!(post_json(&mut b, "/api/v1/credentials", creds).0, 204);
+    let (status, done) = post_json(
+        &mut b,
+        "/api/v1/credentials/complete",
+        json!({ "ticket": ticket }),
+    );
+    assert_eq!(status, 200, "{done}");
+
+    let (status, signed_in) = post_json(
+        &mut b,
+        "/api/v1/session",
+        json!({ "user_id": user, "password": PASSWORD }),
+    );
+    assert_eq!(status, 200, "{signed_in}");
+    let bearer = format!("Bearer {}", signed_in["session"].as_str().unwrap());
+    let contracts = b.request("GET", "/api/v1/contracts", &[("authorization", &bearer)], None);
+    assert_eq!(contracts.status, 200, "{}", contracts.body);
+    assert!(contracts.body.contains("A123456789"));
+
+    // The link is spent for the screens too: one store behind both.
+    let spent = b.get(&link);
+    assert_eq!(spent.status, 410);
+
+    // An oversized body is refused in JSON before the component reads it.
+    let huge = vec![b' '; 200 * 1024];
+    let refused = b.request(
+        "POST",
+        "/api/v1/session",
+        &[("content-type", "application/json")],
+        Some(&huge),
+    );
+    assert_eq!(refused.status, 413);
+    assert_eq!(refused.header("content-type"), Some("application/json"));
+    assert!(refused.body.contains("payload-too-large"));
 }

@@ -28,6 +28,7 @@ fn aiosmtpd_path() -> &'static str {
             Command::new("python3")
                 .args(["-c", "import aiosmtpd.handlers, aiosmtpd.smtp"])
                 .env("PYTHONPATH", path)
+                .stderr(std::process::Stdio::null())
                 .status()
                 .is_ok_and(|s| s.success())
         };
@@ -84,9 +85,21 @@ impl SmtpServer {
         }
     }
 
-    /// Every message the server accepted, decoded by Python's own MIME
-    /// parser: (subject, body).
+    /// Every message the server accepted, which must all be in UTF-8,
+    /// decoded by Python's own MIME parser: (subject, body).
     fn received(&self) -> Vec<(String, String)> {
+        self.received_with_charset()
+            .into_iter()
+            .map(|(subject, charset, body)| {
+                assert_eq!(charset, "utf-8");
+                (subject, body)
+            })
+            .collect()
+    }
+
+    /// Every message the server accepted: (subject, charset of the body,
+    /// body).
+    fn received_with_charset(&self) -> Vec<(String, String, String)> {
         let mut files: Vec<PathBuf> = std::fs::read_dir(self.maildir.join("new"))
             .map(|dir| dir.filter_map(|e| e.ok().map(|e| e.path())).collect())
             .unwrap_or_default();
@@ -110,8 +123,7 @@ impl SmtpServer {
                 let mut parts = text.splitn(3, '\n');
                 let subject = parts.next().unwrap_or_default().to_owned();
                 let charset = parts.next().unwrap_or_default().to_owned();
-                assert_eq!(charset, "utf-8");
-                (subject, parts.next().unwrap_or_default().to_owned())
+                (subject, charset, parts.next().unwrap_or_default().to_owned())
             })
             .collect()
     }
@@ -181,4 +193,57 @@ fn mail_waits_out_a_dead_server_and_is_delivered_once() {
     let again = deliver_due(caps.outbox.as_ref(), &smtp, caps.clock.now()).unwrap();
     assert_eq!(again.sent + again.failed, 0);
     assert_eq!(server.received().len(), 1);
+}
+
+#[test]
+fn iso_2022_jp_mail_is_read_by_a_strict_decoder_and_falls_back_for_what_it_cannot_carry() {
+    use customer_web_host::mail::{Charset, OutgoingMessage};
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let server = SmtpServer::start(port, &dir.path().join("maildir"));
+    let h = Harness::new(Backend::Sqlite);
+    let token = h.mail_link(CONTACT);
+    let caps = h.host.capabilities();
+    let smtp = SmtpDelivery::from_url(&format!("smtp://127.0.0.1:{port}"), &caps.settings.sender_address)
+        .unwrap()
+        .with_charset(Charset::Iso2022Jp);
+    let report = deliver_due(caps.outbox.as_ref(), &smtp, caps.clock.now()).unwrap();
+    assert_eq!((report.sent, report.failed), (1, 0));
+    // Python's iso2022_jp codec knows JIS X 0208 only: decoding proves the
+    // message stayed inside it.
+    let received = server.received_with_charset();
+    let (subject, charset, body) = &received[0];
+    assert_eq!(charset, "iso-2022-jp");
+    assert_eq!(subject, "【三井住友海上】初回利用登録に関するご案内");
+    assert!(body.contains(&format!("/link/{token}")), "{body}");
+    // The desk hours are typed with a full-width tilde (Windows); JIS
+    // carries the wave dash.
+    assert!(body.contains("月曜日〜金曜日"), "{body}");
+    assert!(body.contains("ご利用期限："));
+
+    // A name from outside JIS X 0208 (髙) goes out in UTF-8, whole.
+    caps.outbox
+        .enqueue(
+            &OutgoingMessage {
+                to: CONTACT.into(),
+                subject: "髙橋様へのご案内".into(),
+                text: "髙橋　一郎 様\n".into(),
+                kind: "test".into(),
+            },
+            caps.clock.now(),
+        )
+        .unwrap();
+    let report = deliver_due(caps.outbox.as_ref(), &smtp, caps.clock.now()).unwrap();
+    assert_eq!((report.sent, report.failed), (1, 0));
+    let received = server.received_with_charset();
+    let utf8: Vec<_> = received.iter().filter(|(_, c, _)| c == "utf-8").collect();
+    assert_eq!(received.len(), 2);
+    assert_eq!(
+        utf8,
+        vec![&(
+            "髙橋様へのご案内".to_owned(),
+            "utf-8".to_owned(),
+            "髙橋　一郎 様\r\n".to_owned()
+        )]
+    );
 }

@@ -18,10 +18,11 @@ enum Unreadable {
 
 impl wasip2::exports::http::incoming_handler::Guest for Component {
     fn handle(request: IncomingRequest, out: ResponseOutparam) {
-        let response = match read(request) {
+        let path_and_query = request.path_with_query().unwrap_or_else(|| "/".into());
+        let response = match read(request, &path_and_query) {
             Ok(request) => customer_web_screens::handle(ports(), request),
-            Err(Unreadable::TooLarge) => customer_web_screens::payload_too_large(),
-            Err(Unreadable::Broken) => customer_web_screens::bad_request(),
+            Err(Unreadable::TooLarge) => customer_web_screens::payload_too_large(&path_and_query),
+            Err(Unreadable::Broken) => customer_web_screens::bad_request(&path_and_query),
         };
         write(out, response);
     }
@@ -42,7 +43,7 @@ fn method_name(method: Method) -> String {
     }
 }
 
-fn read(request: IncomingRequest) -> Result<Request, Unreadable> {
+fn read(request: IncomingRequest, path_and_query: &str) -> Result<Request, Unreadable> {
     let headers: Vec<(String, String)> = request
         .headers()
         .entries()
@@ -57,11 +58,10 @@ fn read(request: IncomingRequest) -> Result<Request, Unreadable> {
         return Err(Unreadable::TooLarge);
     }
     let method = method_name(request.method());
-    let path_and_query = request.path_with_query().unwrap_or_else(|| "/".into());
     let body = read_body(&request)?;
     Ok(Request {
         method,
-        path_and_query,
+        path_and_query: path_and_query.to_owned(),
         headers,
         body,
     })

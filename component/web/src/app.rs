@@ -165,6 +165,9 @@ pub(crate) fn handle(ports: Ports<'_>, request: Request) -> Response {
         Some((p, q)) => (p, q),
         None => (path_and_query.as_str(), ""),
     };
+    if path.starts_with(crate::api::PREFIX) {
+        return crate::api::handle(ports, &method, path, &headers, &body);
+    }
     let mut ctx = Ctx {
         ports,
         service: Service::new(ports),
@@ -538,9 +541,12 @@ pub(crate) fn wait_words(seconds: u64) -> String {
     }
 }
 
-/// The 413 page, for the adapter to send before reading a body longer than
-/// [`crate::MAX_BODY`].
-pub(crate) fn payload_too_large() -> Response {
+/// The 413 answer, for the adapter to send before reading a body longer
+/// than [`crate::MAX_BODY`]: JSON under the API, a page elsewhere.
+pub(crate) fn payload_too_large(path: &str) -> Response {
+    if is_api(path) {
+        return crate::api::refused(413, "payload-too-large");
+    }
     standalone_page(
         413,
         "送信された内容が大きすぎます",
@@ -548,12 +554,20 @@ pub(crate) fn payload_too_large() -> Response {
     )
 }
 
-pub(crate) fn bad_request() -> Response {
+/// The 400 answer for a request whose body could not be read.
+pub(crate) fn bad_request(path: &str) -> Response {
+    if is_api(path) {
+        return crate::api::refused(400, "bad-request");
+    }
     standalone_page(
         400,
         "送信された内容を読み取れませんでした",
         "お手数ですが、もう一度お試しください。",
     )
+}
+
+fn is_api(path_and_query: &str) -> bool {
+    path_and_query.starts_with(crate::api::PREFIX)
 }
 
 /// A page answered before any flow is looked at (the request could not

@@ -32,6 +32,7 @@
 //! link), `cw_session` and `cw_csrf`.
 #![deny(missing_docs)]
 
+mod api;
 mod app;
 mod http;
 mod pages;
@@ -55,18 +56,21 @@ pub const MAX_BODY: usize = 64 * 1024;
 /// `GET /credentials/review`, `POST /credentials/complete`,
 /// `GET /complete`, `GET /home`, `GET|POST /renewal`, `GET|POST /recover`,
 /// `GET /recover/keyword`, `GET /static/style.css`. `HEAD` is answered
-/// wherever `GET` is.
+/// wherever `GET` is. Under `/api/v1/` the same flows answer in JSON
+/// (see README.md, "JSON API").
 pub fn handle(ports: Ports<'_>, request: Request) -> Response {
     app::handle(ports, request)
 }
 
-/// The 413 page, with the same security headers as every other answer.
-pub fn payload_too_large() -> Response {
-    app::payload_too_large()
+/// The 413 answer for a request to `path_and_query` whose body is longer
+/// than [`MAX_BODY`]: a page, or JSON under `/api/`, with the same
+/// security headers as every other answer.
+pub fn payload_too_large(path_and_query: &str) -> Response {
+    app::payload_too_large(path_and_query)
 }
 
-/// The 400 page for a request that could not be read at all (a broken
+/// The 400 answer for a request that could not be read at all (a broken
 /// body stream); the adapter answers with it.
-pub fn bad_request() -> Response {
-    app::bad_request()
+pub fn bad_request(path_and_query: &str) -> Response {
+    app::bad_request(path_and_query)
 }

@@ -8,6 +8,7 @@
 //! gives up, so nothing is lost while the mail server is down, and the
 //! operator sees the state of every message.
 
+mod iso2022jp;
 mod memory;
 mod smtp;
 mod sqlite;
@@ -15,7 +16,7 @@ mod sqlite;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 pub use memory::MemoryOutbox;
-pub use smtp::SmtpDelivery;
+pub use smtp::{Charset, SmtpDelivery};
 pub use sqlite::SqliteOutbox;
 
 /// How long [`deliver_due`] leases a claimed message, in seconds: longer than

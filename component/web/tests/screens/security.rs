@@ -257,7 +257,7 @@ fn methods_paths_and_bodies_the_screens_do_not_take() {
     let r = b.send("POST", "/signin", vec![form.clone()], big);
     assert_eq!(r.status, 413);
     assert_common_headers(&r);
-    let r = payload_too_large();
+    let r = payload_too_large("/enroll");
     assert_eq!(r.status, 413);
     assert_common_headers(&r);
     assert!(String::from_utf8(r.body).unwrap().contains("大きすぎます"));

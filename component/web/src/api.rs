@@ -1,0 +1,605 @@
+//! The JSON API beside the screens, for portals that draw their own pages:
+//! the same flows, step for step, under `/api/v1/`.
+//!
+//! Every secret travels in a JSON body or in `Authorization: Bearer`, never
+//! in a cookie or a URL: a browser cannot attach it to a request another
+//! site makes, so there is no CSRF token to carry, and no access log holds
+//! a flow id, link token or session. Request bodies must be
+//! `application/json` with no unknown fields. Every answer is JSON with
+//! `Cache-Control: no-store`; an error is
+//! `{"error": code, "fields": [...]?, "attempts_left": n?, "retry_after": s?}`.
+//! The routes and bodies are listed in README.md ("JSON API").
+
+use customer_web_core::model::{CustomerInput, Date, FieldError};
+use customer_web_core::ports::Ports;
+use customer_web_core::records::LinkKind;
+use customer_web_core::secret::Token;
+use customer_web_core::{FlowError, Service, SignInError};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::app::is_token_shape;
+use crate::http::{self, Response};
+
+/// Where the API lives.
+pub(crate) const PREFIX: &str = "/api/";
+
+/// The policy of every API answer: JSON is never a document to render.
+const API_CONTENT_SECURITY_POLICY: &str = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'";
+
+/// An answer before the common headers are added.
+struct Answer {
+    status: u16,
+    body: Option<Value>,
+    headers: Vec<(String, String)>,
+}
+
+impl Answer {
+    fn ok(body: Value) -> Self {
+        Self::with_status(200, body)
+    }
+
+    fn with_status(status: u16, body: Value) -> Self {
+        Answer {
+            status,
+            body: Some(body),
+            headers: Vec::new(),
+        }
+    }
+
+    fn no_content() -> Self {
+        Answer {
+            status: 204,
+            body: None,
+            headers: Vec::new(),
+        }
+    }
+
+    fn error(status: u16, code: &str) -> Self {
+        Self::with_status(status, json!({ "error": code }))
+    }
+
+    fn header(mut self, name: &str, value: String) -> Self {
+        self.headers.push((name.to_owned(), value));
+        self
+    }
+
+    fn field(mut self, name: &str, value: Value) -> Self {
+        if let Some(Value::Object(map)) = &mut self.body {
+            map.insert(name.to_owned(), value);
+        }
+        self
+    }
+}
+
+/// The routes, each with the method it answers.
+fn route(method: &str, path: &str) -> Result<Step, Answer> {
+    let (allowed, step) = match path {
+        "/api/v1/enrollment" => ("POST", Step::StartEnrollment),
+        "/api/v1/enrollment/customer" => ("POST", Step::SubmitCustomer),
+        "/api/v1/enrollment/contact" => ("POST", Step::SubmitContact),
+        "/api/v1/enrollment/review" => ("POST", Step::ReviewEnrollment),
+        "/api/v1/enrollment/confirm" => ("POST", Step::ConfirmEnrollment),
+        "/api/v1/link" => ("POST", Step::OpenLink),
+        "/api/v1/link/keyword" => ("POST", Step::SubmitKeyword),
+        "/api/v1/credentials" => ("POST", Step::SubmitCredentials),
+        "/api/v1/credentials/review" => ("POST", Step::ReviewCredentials),
+        "/api/v1/credentials/complete" => ("POST", Step::CompleteCredentials),
+        "/api/v1/recovery" => ("POST", Step::StartRecovery),
+        "/api/v1/session" => match method {
+            "DELETE" => ("DELETE", Step::SignOut),
+            _ => ("POST", Step::SignIn),
+        },
+        "/api/v1/home" => ("GET", Step::Home),
+        "/api/v1/contracts" => ("GET", Step::Contracts),
+        "/api/v1/renewal" => ("POST", Step::BeginRenewal),
+        "/api/v1/handover/redeem" => ("POST", Step::RedeemHandover),
+        _ => return Err(Answer::error(404, "not-found")),
+    };
+    if method == allowed {
+        Ok(step)
+    } else {
+        let allow = if path == "/api/v1/session" {
+            "POST, DELETE"
+        } else {
+            allowed
+        };
+        Err(Answer::error(405, "method-not-allowed").header("allow", allow.to_owned()))
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Step {
+    StartEnrollment,
+    SubmitCustomer,
+    SubmitContact,
+    ReviewEnrollment,
+    ConfirmEnrollment,
+    OpenLink,
+    SubmitKeyword,
+    SubmitCredentials,
+    ReviewCredentials,
+    CompleteCredentials,
+    StartRecovery,
+    SignIn,
+    SignOut,
+    Home,
+    Contracts,
+    BeginRenewal,
+    RedeemHandover,
+}
+
+/// Answers one request under [`PREFIX`].
+pub(crate) fn handle(
+    ports: Ports<'_>,
+    method: &str,
+    path: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+) -> Response {
+    let answer = match route(method, path) {
+        Ok(step) => {
+            let request = Call {
+                service: Service::new(ports),
+                now: ports.clock.now(),
+                headers,
+                body,
+            };
+            request.run(step).unwrap_or_else(|refused| refused)
+        }
+        Err(refused) => refused,
+    };
+    finish(answer)
+}
+
+/// A JSON answer for a request refused before it reached the API (too
+/// large, or unreadable), with the headers every answer carries.
+pub(crate) fn refused(status: u16, code: &str) -> Response {
+    finish(Answer::error(status, code))
+}
+
+fn finish(answer: Answer) -> Response {
+    let mut headers = Vec::new();
+    let body = match answer.body {
+        Some(value) => {
+            headers.push(("content-type".to_owned(), "application/json".to_owned()));
+            value.to_string().into_bytes()
+        }
+        None => Vec::new(),
+    };
+    let common = [
+        ("cache-control", "no-store"),
+        ("content-security-policy", API_CONTENT_SECURITY_POLICY),
+        ("x-content-type-options", "nosniff"),
+        ("referrer-policy", "no-referrer"),
+    ];
+    headers.extend(common.iter().map(|(n, v)| ((*n).to_owned(), (*v).to_owned())));
+    headers.extend(answer.headers);
+    Response {
+        status: answer.status,
+        headers,
+        body,
+    }
+}
+
+/// One API call in progress.
+struct Call<'a, 'r> {
+    service: Service<'a>,
+    now: u64,
+    headers: &'r [(String, String)],
+    body: &'r [u8],
+}
+
+/// Bodies of the requests. Unknown fields are refused, so a misspelt field
+/// is an error rather than a value silently left out.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StartEnrollment {
+    #[serde(default)]
+    agent_code: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FlowOnly {
+    flow: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SubmitCustomer {
+    flow: String,
+    family_name: String,
+    given_name: String,
+    family_name_kana: String,
+    given_name_kana: String,
+    birth_date: String,
+    phone: String,
+    postal_code: String,
+    policy_number: String,
+    accepted_terms: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SubmitContact {
+    flow: String,
+    keyword: String,
+    email: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LinkOnly {
+    token: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SubmitKeyword {
+    token: String,
+    keyword: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SubmitCredentials {
+    ticket: String,
+    user_id: String,
+    password: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TicketOnly {
+    ticket: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StartRecovery {
+    email: String,
+    birth_date: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SignIn {
+    user_id: String,
+    password: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BeginRenewal {
+    policy_number: String,
+}
+
+#[derive(Serialize)]
+struct CustomerView<'a> {
+    family_name: &'a str,
+    given_name: &'a str,
+    family_name_kana: &'a str,
+    given_name_kana: &'a str,
+    birth_date: &'a str,
+    phone: &'a str,
+    postal_code: &'a str,
+    policy_number: &'a str,
+}
+
+impl<'a> From<&'a CustomerInput> for CustomerView<'a> {
+    fn from(c: &'a CustomerInput) -> Self {
+        CustomerView {
+            family_name: &c.family_name,
+            given_name: &c.given_name,
+            family_name_kana: &c.family_name_kana,
+            given_name_kana: &c.given_name_kana,
+            birth_date: &c.birth_date,
+            phone: &c.phone,
+            postal_code: &c.postal_code,
+            policy_number: &c.policy_number,
+        }
+    }
+}
+
+fn kind_name(kind: LinkKind) -> &'static str {
+    match kind {
+        LinkKind::Enrollment => "enrollment",
+        LinkKind::Recovery => "recovery",
+    }
+}
+
+fn iso_date(d: Date) -> String {
+    format!("{:04}-{:02}-{:02}", d.year, d.month, d.day)
+}
+
+impl Call<'_, '_> {
+    fn run(&self, step: Step) -> Result<Answer, Answer> {
+        match step {
+            Step::StartEnrollment => {
+                let input: StartEnrollment = self.input()?;
+                let flow = self
+                    .service
+                    .start_enrollment(input.agent_code.as_deref())
+                    .map_err(flow_error)?;
+                let settings = self.service.settings().map_err(flow_error)?;
+                Ok(Answer::with_status(
+                    201,
+                    json!({
+                        "flow": flow.expose(),
+                        "terms_version": settings.terms_version,
+                        "expires_at": self.now + settings.flow_lifetime,
+                    }),
+                ))
+            }
+            Step::SubmitCustomer => {
+                let input: SubmitCustomer = self.input()?;
+                let flow = flow_token(&input.flow)?;
+                let customer = CustomerInput {
+                    family_name: input.family_name,
+                    given_name: input.given_name,
+                    family_name_kana: input.family_name_kana,
+                    given_name_kana: input.given_name_kana,
+                    birth_date: input.birth_date,
+                    phone: input.phone,
+                    postal_code: input.postal_code,
+                    policy_number: input.policy_number,
+                };
+                self.service
+                    .submit_customer(&flow, &customer, &input.accepted_terms)
+                    .map_err(flow_error)?;
+                Ok(Answer::no_content())
+            }
+            Step::SubmitContact => {
+                let input: SubmitContact = self.input()?;
+                let flow = flow_token(&input.flow)?;
+                self.service
+                    .submit_contact(&flow, &input.keyword, &input.email)
+                    .map_err(flow_error)?;
+                Ok(Answer::no_content())
+            }
+            Step::ReviewEnrollment => {
+                let input: FlowOnly = self.input()?;
+                let flow = flow_token(&input.flow)?;
+                let review = self.service.review_enrollment(&flow).map_err(flow_error)?;
+                Ok(Answer::ok(json!({
+                    "customer": CustomerView::from(&review.customer),
+                    "email": review.email,
+                    "terms_version": review.terms_version,
+                })))
+            }
+            Step::ConfirmEnrollment => {
+                let input: FlowOnly = self.input()?;
+                let flow = flow_token(&input.flow)?;
+                let sent = self.service.confirm_enrollment(&flow).map_err(flow_error)?;
+                Ok(Answer::ok(json!({
+                    "email": sent.email,
+                    "link_expires_at": sent.link_expires_at,
+                })))
+            }
+            Step::OpenLink => {
+                let input: LinkOnly = self.input()?;
+                let link = some_token(&input.token).ok_or_else(|| Answer::error(404, "link-unknown"))?;
+                let status = self.service.open_link(&link).map_err(flow_error)?;
+                Ok(Answer::ok(json!({
+                    "kind": kind_name(status.kind),
+                    "attempts_left": status.attempts_left,
+                    "expires_at": status.expires_at,
+                })))
+            }
+            Step::SubmitKeyword => {
+                let input: SubmitKeyword = self.input()?;
+                let link = some_token(&input.token).ok_or_else(|| Answer::error(404, "link-unknown"))?;
+                let verified = self
+                    .service
+                    .submit_keyword(&link, &input.keyword)
+                    .map_err(flow_error)?;
+                Ok(Answer::ok(json!({
+                    "kind": kind_name(verified.kind),
+                    "ticket": verified.ticket.expose(),
+                })))
+            }
+            Step::SubmitCredentials => {
+                let input: SubmitCredentials = self.input()?;
+                let ticket = flow_token(&input.ticket)?;
+                self.service
+                    .submit_credentials(&ticket, &input.user_id, &input.password)
+                    .map_err(flow_error)?;
+                Ok(Answer::no_content())
+            }
+            Step::ReviewCredentials => {
+                let input: TicketOnly = self.input()?;
+                let ticket = flow_token(&input.ticket)?;
+                let user_id = self.service.review_credentials(&ticket).map_err(flow_error)?;
+                Ok(Answer::ok(json!({ "user_id": user_id })))
+            }
+            Step::CompleteCredentials => {
+                let input: TicketOnly = self.input()?;
+                let ticket = flow_token(&input.ticket)?;
+                let grant = self.service.complete_credentials(&ticket).map_err(flow_error)?;
+                Ok(Answer::ok(json!({
+                    "session": grant.session.expose(),
+                    "expires_at": grant.expires_at,
+                })))
+            }
+            Step::StartRecovery => {
+                let input: StartRecovery = self.input()?;
+                let started = self
+                    .service
+                    .start_recovery(&input.email, &input.birth_date)
+                    .map_err(flow_error)?;
+                Ok(Answer::ok(json!({
+                    "keyword": started.keyword.expose(),
+                    "link_expires_at": started.link_expires_at,
+                })))
+            }
+            Step::SignIn => {
+                let input: SignIn = self.input()?;
+                match self.service.sign_in(&input.user_id, &input.password) {
+                    Ok(grant) => Ok(Answer::ok(json!({
+                        "session": grant.session.expose(),
+                        "expires_at": grant.expires_at,
+                    }))),
+                    Err(SignInError::BadCredentials) => Err(Answer::error(401, "bad-credentials")),
+                    Err(SignInError::RetryAfter(seconds)) => Err(retry_after(seconds)),
+                    Err(SignInError::Unavailable(_)) => Err(unavailable()),
+                }
+            }
+            Step::SignOut => {
+                let session = self.session()?;
+                self.service.sign_out(&session).map_err(flow_error)?;
+                Ok(Answer::no_content())
+            }
+            Step::Home => {
+                let session = self.session()?;
+                match self.service.home(&session).map_err(flow_error)? {
+                    Some(home) => Ok(Answer::ok(json!({
+                        "display_name": home.display_name,
+                        "user_id": home.user_id,
+                        "session_expires_at": home.session_expires_at,
+                    }))),
+                    None => Err(unauthorized()),
+                }
+            }
+            Step::Contracts => {
+                let session = self.session()?;
+                let contracts = match self.service.renewable_contracts(&session) {
+                    Err(FlowError::UnknownFlow) => return Err(unauthorized()),
+                    other => other.map_err(flow_error)?,
+                };
+                let list: Vec<Value> = contracts
+                    .iter()
+                    .map(|c| {
+                        json!({
+                            "policy_number": c.policy_number,
+                            "product": c.product,
+                            "subject": c.subject,
+                            "expiry_date": iso_date(c.expiry_date),
+                            "renewable": c.renewable,
+                        })
+                    })
+                    .collect();
+                Ok(Answer::ok(json!({ "contracts": list })))
+            }
+            Step::BeginRenewal => {
+                let session = self.session()?;
+                let input: BeginRenewal = self.input()?;
+                let grant = match self.service.begin_renewal(&session, &input.policy_number) {
+                    Err(FlowError::UnknownFlow) => return Err(unauthorized()),
+                    other => other.map_err(flow_error)?,
+                };
+                Ok(Answer::ok(json!({
+                    "url": grant.url,
+                    "token": grant.token.expose(),
+                    "expires_at": grant.expires_at,
+                })))
+            }
+            Step::RedeemHandover => {
+                let input: LinkOnly = self.input()?;
+                let handover =
+                    some_token(&input.token).ok_or_else(|| Answer::error(404, "handover-unknown"))?;
+                match self.service.redeem_handover(&handover).map_err(flow_error)? {
+                    Some(claim) => Ok(Answer::ok(json!({
+                        "customer_id": claim.customer_id,
+                        "policy_number": claim.policy_number,
+                        "agent_code": claim.agent_code,
+                    }))),
+                    None => Err(Answer::error(404, "handover-unknown")),
+                }
+            }
+        }
+    }
+
+    /// The body, which must be a JSON object of exactly the fields `T` has.
+    fn input<T: DeserializeOwned>(&self) -> Result<T, Answer> {
+        let content_type = http::header(self.headers, "content-type");
+        let is_json = content_type
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"));
+        if !is_json {
+            return Err(Answer::error(415, "unsupported-media-type"));
+        }
+        serde_json::from_slice(self.body).map_err(|e| {
+            // Where the body went wrong, never what it held: it may hold a
+            // password.
+            let detail = match e.classify() {
+                serde_json::error::Category::Data => "a field is missing, unknown or of the wrong type",
+                serde_json::error::Category::Syntax | serde_json::error::Category::Eof => "not valid JSON",
+                serde_json::error::Category::Io => "unreadable",
+            };
+            Answer::error(400, "bad-request").field(
+                "detail",
+                json!(format!("{detail} (line {}, column {})", e.line(), e.column())),
+            )
+        })
+    }
+
+    /// The session named by `Authorization: Bearer`.
+    fn session(&self) -> Result<Token, Answer> {
+        http::header(self.headers, "authorization")
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|t| is_token_shape(t))
+            .map(Token::from_caller)
+            .ok_or_else(unauthorized)
+    }
+}
+
+/// A flow id or ticket from a body field; anything not shaped like one
+/// names no flow.
+fn flow_token(text: &str) -> Result<Token, Answer> {
+    some_token(text).ok_or_else(|| Answer::error(404, "flow-unknown"))
+}
+
+/// A token, if the text has the shape of one.
+fn some_token(text: &str) -> Option<Token> {
+    is_token_shape(text).then(|| Token::from_caller(text))
+}
+
+fn unauthorized() -> Answer {
+    Answer::error(401, "unauthorized").header("www-authenticate", "Bearer".to_owned())
+}
+
+fn unavailable() -> Answer {
+    Answer::error(503, "unavailable").header("retry-after", "30".to_owned())
+}
+
+fn retry_after(seconds: u64) -> Answer {
+    let seconds = seconds.max(1);
+    Answer::error(429, "rate-limited")
+        .field("retry_after", json!(seconds))
+        .header("retry-after", seconds.to_string())
+}
+
+/// Field names of the core (`birth-date`) as the API spells them
+/// (`birth_date`).
+fn fields(errors: &[FieldError]) -> Value {
+    errors
+        .iter()
+        .map(|e| json!({ "field": e.field.replace('-', "_"), "message": e.message }))
+        .collect()
+}
+
+/// How each refusal of the flow core reads in the API.
+fn flow_error(error: FlowError) -> Answer {
+    match error {
+        FlowError::InvalidInput(errors) => {
+            Answer::error(422, "invalid-input").field("fields", fields(&errors))
+        }
+        FlowError::UnknownFlow => Answer::error(404, "flow-unknown"),
+        FlowError::FlowExpired => Answer::error(410, "flow-expired"),
+        FlowError::WrongStep(state) => Answer::error(409, "wrong-step").field("state", json!(state)),
+        FlowError::LinkUnknown => Answer::error(404, "link-unknown"),
+        FlowError::LinkSpent => Answer::error(410, "link-spent"),
+        FlowError::LinkExpired => Answer::error(410, "link-expired"),
+        FlowError::LinkBurnt => Answer::error(410, "link-burnt"),
+        FlowError::WrongKeyword(left) => {
+            Answer::error(422, "wrong-keyword").field("attempts_left", json!(left))
+        }
+        FlowError::UserIdUnavailable => Answer::error(409, "user-id-unavailable"),
+        FlowError::AlreadyRegistered => Answer::error(409, "already-registered"),
+        FlowError::RateLimited(seconds) => retry_after(seconds),
+        FlowError::Unavailable(_) => unavailable(),
+    }
+}
