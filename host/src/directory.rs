@@ -17,7 +17,7 @@
 //!   "family_name_kana": "ヤマダ", "given_name_kana": "タロウ",
 //!   "birth_date": "1985-04-01", "phone": "09012345678", "postal_code": "1000004",
 //!   "contracts": [{"policy_number": "A123456789", "product": "自動車保険",
-//!                  "subject": "品川 300 さ 12-34", "expiry_date": "2026-08-31",
+//!                  "subject": "品川 300 さ 12-34", "expiry_date": "2027-01-31",
 //!                  "renewable": true}]
 //! }]}
 //! ```
@@ -615,7 +615,7 @@ mod tests {
                 policy_number: "A123456789".into(),
                 product: "自動車保険".into(),
                 subject: "品川 300 さ 12-34".into(),
-                expiry_date: Date::new(2026, 8, 31).unwrap(),
+                expiry_date: Date::new(2027, 1, 31).unwrap(),
                 renewable: true,
             }]
         );

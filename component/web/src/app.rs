@@ -384,6 +384,12 @@ impl<'a> Ctx<'a> {
     /// Renders a page.
     pub(crate) fn render(&self, status: u16, page: &impl Template) -> Reply {
         match page.render() {
+            // A page sent back with errors says so first in its title, the
+            // first thing a screen reader reads of a new page.
+            Ok(html) if status == 422 => Reply::Page {
+                status,
+                html: html.replacen("<title>", "<title>入力エラー：", 1),
+            },
             Ok(html) => Reply::Page { status, html },
             Err(_) => Reply::Page {
                 status: 500,

@@ -185,9 +185,18 @@ fn contact_fields(email: &str) -> Vec<Field> {
 }
 
 fn render_contact(ctx: &mut Ctx<'_>, status: u16, email: &str, errors: &[FieldError]) -> Reply {
+    let mut form = FormView::new(contact_fields(email)).with_errors(errors);
+    // The keyword is never sent back to the browser: say so, or the next
+    // 「確認」 fails on an empty field the customer filled in before.
+    if !errors.is_empty() && !errors.iter().any(|e| e.field == "keyword") {
+        form.field_error(
+            "keyword",
+            "セキュリティのため、キーワードは消去しました。もう一度入力してください。",
+        );
+    }
     let page = EnrollContactPage {
         layout: ctx.layout(),
-        form: FormView::new(contact_fields(email)).with_errors(errors),
+        form,
     };
     ctx.render(status, &page)
 }

@@ -246,6 +246,24 @@ fn bad_input_is_told_beside_each_field_and_changes_nothing() {
     page.assert_contains("id=\"email-confirm-error\"");
     page.assert_contains("確認用と一致しません");
     assert!(!page.html.contains("id=\"email-error\""));
+    page.assert_contains("<title>入力エラー：");
+    assert!(!page.html.contains("abc"), "the keyword is not sent back");
+
+    // A good keyword with a bad address: the keyword is not sent back
+    // either, and the page says it must be typed again.
+    let page = b.submit_page(
+        &screen3,
+        "/enroll/contact",
+        &[
+            ("keyword", KEYWORD),
+            ("email", EMAIL),
+            ("email-confirm", "other@example.jp"),
+        ],
+    );
+    assert_eq!(page.status(), 422);
+    assert!(!page.html.contains(KEYWORD));
+    page.assert_contains("id=\"keyword-error\"");
+    page.assert_contains("キーワードは消去しました。もう一度入力してください。");
 
     // Screen 8: the password is checked, and so is its twin.
     let world = World::new();
