@@ -5,8 +5,8 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use wasmtime::StoreLimits;
 use wasmtime::component::ResourceTable;
+use wasmtime::{ResourceLimiter, StoreLimits};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
@@ -71,7 +71,7 @@ pub struct HostCtx {
     http: WasiHttpCtx,
     table: ResourceTable,
     pub(crate) caps: Arc<Capabilities>,
-    pub(crate) limits: StoreLimits,
+    pub(crate) limits: Limits,
 }
 
 impl HostCtx {
@@ -90,13 +90,75 @@ impl HostCtx {
             http: WasiHttpCtx::new(),
             table: ResourceTable::new(),
             caps,
-            limits,
+            limits: Limits {
+                limits,
+                peak_memory: 0,
+            },
         }
+    }
+
+    /// The largest size, in bytes, that a linear memory of this store's
+    /// instance has been allowed to reach, its initial size included: the
+    /// call's peak memory, to set beside `HostOptions::memory_limit`.
+    /// Read it at the end of the call, from the store.
+    pub fn peak_memory(&self) -> usize {
+        self.limits.peak_memory
     }
 
     /// Seconds since the Unix epoch on the host's clock.
     pub(crate) fn now(&self) -> u64 {
         self.caps.clock.now()
+    }
+}
+
+/// The store's resource limiter: wasmtime's [`StoreLimits`], noting the
+/// largest memory size it allows (one comparison per memory growth).
+pub(crate) struct Limits {
+    limits: StoreLimits,
+    peak_memory: usize,
+}
+
+impl ResourceLimiter for Limits {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let allowed = self.limits.memory_growing(current, desired, maximum)?;
+        if allowed {
+            self.peak_memory = self.peak_memory.max(desired);
+        }
+        Ok(allowed)
+    }
+
+    fn memory_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.limits.memory_grow_failed(error)
+    }
+
+    fn table_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        self.limits.table_growing(current, desired, maximum)
+    }
+
+    fn table_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.limits.table_grow_failed(error)
+    }
+
+    fn instances(&self) -> usize {
+        self.limits.instances()
+    }
+
+    fn tables(&self) -> usize {
+        self.limits.tables()
+    }
+
+    fn memories(&self) -> usize {
+        self.limits.memories()
     }
 }
 

@@ -4,7 +4,8 @@
 //!
 //! Guest limits: a memory cap (argon2id needs 19 MiB), an epoch deadline
 //! per call, and a bound on concurrent instances. A trap, an exhausted
-//! memory or a deadline is an error of that call only.
+//! memory or a deadline is an error of that call only. The limiter notes
+//! each call's peak memory (`HostCtx::peak_memory`).
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -60,7 +61,9 @@ impl Default for HostOptions {
 /// The component, ready to run calls.
 pub struct PluginHost {
     engine: Engine,
-    pre: PluginPre<HostCtx>,
+    /// The typed exports; `None` for a component served by
+    /// [`PluginHost::proxy_only`].
+    pre: Option<PluginPre<HostCtx>>,
     proxy: ProxyPre<HostCtx>,
     caps: Arc<Capabilities>,
     options: HostOptions,
@@ -71,6 +74,19 @@ pub struct PluginHost {
 impl PluginHost {
     /// Compiles and links `wasm` against these capabilities.
     pub fn new(wasm: &[u8], caps: Capabilities, options: HostOptions) -> anyhow::Result<Self> {
+        Self::load(wasm, caps, options, true)
+    }
+
+    /// Like [`PluginHost::new`] for a component that exports only
+    /// `wasi:http/incoming-handler` (world `wasi:http/proxy`), such as a
+    /// hello-world to measure the host against: the same engine, limits,
+    /// linker and fresh instance per request behind
+    /// [`PluginHost::handle_http`]. [`PluginHost::call`] fails on it.
+    pub fn proxy_only(wasm: &[u8], caps: Capabilities, options: HostOptions) -> anyhow::Result<Self> {
+        Self::load(wasm, caps, options, false)
+    }
+
+    fn load(wasm: &[u8], caps: Capabilities, options: HostOptions, typed: bool) -> anyhow::Result<Self> {
         anyhow::ensure!(options.max_concurrent > 0, "max_concurrent must be at least 1");
         let mut config = Config::new();
         config.epoch_interruption(true);
@@ -96,7 +112,7 @@ impl PluginHost {
             .context("creating the wasmtime engine")?;
         let component = Component::new(&engine, wasm)
             .map_err(anyhow::Error::from)
-            .context("compiling the customer-web component")?;
+            .context("compiling the component")?;
 
         let mut linker = Linker::<HostCtx>::new(&engine);
         // Only what a wasi:http proxy may use (clocks, random, stdio, io):
@@ -132,7 +148,7 @@ impl PluginHost {
             .map_err(anyhow::Error::from)
             .context("linking the component")?;
         let proxy = ProxyPre::new(instance_pre.clone())?;
-        let pre = PluginPre::new(instance_pre)?;
+        let pre = typed.then(|| PluginPre::new(instance_pre)).transpose()?;
 
         let stop = Arc::new(AtomicBool::new(false));
         let ticker = {
@@ -180,10 +196,13 @@ impl PluginHost {
         &self,
         f: impl FnOnce(&Plugin, &mut Store<HostCtx>) -> wasmtime::Result<R>,
     ) -> anyhow::Result<R> {
+        let pre = self
+            .pre
+            .as_ref()
+            .context("the component exports only wasi:http/incoming-handler")?;
         let _permit = self.permits.acquire();
         let mut store = self.new_store();
-        let plugin = self
-            .pre
+        let plugin = pre
             .instantiate(&mut store)
             .map_err(anyhow::Error::from)
             .context("instantiating")?;

@@ -64,6 +64,13 @@ pub async fn serve(
                         continue;
                     }
                 };
+                // The component sets the response head before it writes the
+                // body, so a response leaves in several small writes: with
+                // Nagle's algorithm the later ones wait for the client's
+                // delayed ACK (40 ms on Linux) on a keep-alive connection.
+                if let Err(e) = stream.set_nodelay(true) {
+                    tracing::debug!(%peer, error = %e, "TCP_NODELAY not set");
+                }
                 let (host, options) = (host.clone(), options.clone());
                 let service = hyper::service::service_fn(move |request| {
                     let (host, options) = (host.clone(), options.clone());

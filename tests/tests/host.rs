@@ -6,8 +6,9 @@ mod common;
 use std::collections::BTreeSet;
 
 use common::{Backend, CONTACT, Harness, KEYWORD, PASSWORD};
-use customer_web_host::HostOptions;
 use customer_web_host::bindings::customer_web::plugin::types::FlowError;
+use customer_web_host::plugin::EMBEDDED_COMPONENT;
+use customer_web_host::{Capabilities, HostOptions, PluginHost};
 
 /// What the component may import: its capabilities, the types of the
 /// incoming HTTP requests it answers, and what Rust's standard library
@@ -241,4 +242,35 @@ fn without_memory_for_argon2id_a_step_fails_cleanly_and_changes_nothing() {
         other => panic!("expected a clean failure, got {other:?}"),
     }
     assert_eq!(h.storage_versions(), before);
+}
+
+#[test]
+fn a_hashing_call_peaks_above_argon2id_memory_and_within_the_cap() {
+    let h = Harness::new(Backend::Memory);
+    let limit = common::options().memory_limit;
+    let flow = h.start(None).unwrap();
+    h.submit_customer(&flow, &common::yamada(), &common::terms())
+        .unwrap();
+    let ((), bare) = h.with_peak_memory(|_, _| Ok(()));
+    let (contact, hashing) = h.with_peak_memory(|p, s| {
+        p.customer_web_plugin_enrollment()
+            .call_submit_contact(s, &flow, KEYWORD, CONTACT)
+    });
+    contact.unwrap();
+    // argon2id's m=19 MiB block matrix lives in the instance's memory.
+    assert!(hashing >= 19 << 20, "peak {hashing} below argon2id's 19 MiB");
+    assert!(hashing <= limit, "peak {hashing} above the {limit}-byte cap");
+    // A fresh instance starts from its initial memory, not the last peak.
+    assert!(bare > 0 && bare < 19 << 20, "a bare instance peaks at {bare}");
+}
+
+#[test]
+fn a_proxy_only_host_serves_no_typed_calls() {
+    let host = PluginHost::proxy_only(EMBEDDED_COMPONENT, Capabilities::in_memory(), common::options())
+        .expect("the component links as a wasi:http proxy");
+    let refused = host.call(|_, _| Ok(())).expect_err("no typed exports");
+    assert!(
+        format!("{refused:#}").contains("only wasi:http/incoming-handler"),
+        "{refused:#}"
+    );
 }

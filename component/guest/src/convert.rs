@@ -27,7 +27,7 @@ pub fn identity(i: &Identity) -> directory::Identity {
     }
 }
 
-pub fn contract_from_wit(c: directory::Contract) -> Contract {
+pub fn contract_from_wit(c: types::Contract) -> Contract {
     Contract {
         policy_number: c.policy_number,
         product: c.product,
@@ -41,8 +41,8 @@ pub fn contract_from_wit(c: directory::Contract) -> Contract {
     }
 }
 
-pub fn contract_to_wit(c: Contract) -> directory::Contract {
-    directory::Contract {
+pub fn contract_to_wit(c: Contract) -> types::Contract {
+    types::Contract {
         policy_number: c.policy_number,
         product: c.product,
         subject: c.subject,

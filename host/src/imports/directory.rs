@@ -1,7 +1,8 @@
 //! `customer-web:plugin/directory` over the host's
 //! [`Directory`](crate::directory::Directory).
 
-use crate::bindings::customer_web::plugin::directory::{self, Contract, Error, Identity, Policyholder};
+use crate::bindings::customer_web::plugin::directory::{self, Error, Identity, Policyholder};
+use crate::bindings::customer_web::plugin::types::Contract;
 use crate::bindings::customer_web::plugin::types::Date;
 use crate::ctx::HostCtx;
 use crate::directory as backend;

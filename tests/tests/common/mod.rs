@@ -4,8 +4,10 @@
 #![allow(dead_code)] // each test binary uses part of it
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
+use customer_web_host::bindings::Plugin;
 use customer_web_host::bindings::customer_web::plugin::directory::Contract;
 use customer_web_host::bindings::customer_web::plugin::types::{CustomerInput, FlowError, SessionGrant};
 use customer_web_host::bindings::exports::customer_web::plugin::account::{
@@ -14,6 +16,7 @@ use customer_web_host::bindings::exports::customer_web::plugin::account::{
 use customer_web_host::bindings::exports::customer_web::plugin::enrollment::{MailSent, Summary};
 use customer_web_host::bindings::exports::customer_web::plugin::link::{LinkStatus, Verified};
 use customer_web_host::bindings::exports::customer_web::plugin::recovery::Started;
+use customer_web_host::ctx::HostCtx;
 use customer_web_host::directory::FileDirectory;
 use customer_web_host::mail::QueuedMessage;
 use customer_web_host::{Capabilities, HostOptions, PluginHost};
@@ -30,7 +33,7 @@ pub enum Backend {
 }
 
 pub struct Harness {
-    pub host: PluginHost,
+    pub host: Arc<PluginHost>,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -63,10 +66,30 @@ impl Harness {
             }
         };
         Harness {
-            host: PluginHost::new(customer_web_host::plugin::EMBEDDED_COMPONENT, caps, options)
-                .expect("host"),
+            host: Arc::new(
+                PluginHost::new(customer_web_host::plugin::EMBEDDED_COMPONENT, caps, options).expect("host"),
+            ),
             _dir: dir,
         }
+    }
+
+    /// Typed calls into a host made elsewhere (e.g. one a server serves).
+    pub fn over(host: Arc<PluginHost>) -> Self {
+        Harness { host, _dir: None }
+    }
+
+    /// Runs `f` in a fresh instance, as every call does, and returns its
+    /// result with the instance's peak linear memory in bytes.
+    pub fn with_peak_memory<R>(
+        &self,
+        f: impl FnOnce(&Plugin, &mut wasmtime::Store<HostCtx>) -> wasmtime::Result<R>,
+    ) -> (R, usize) {
+        self.host
+            .call(|p, s| {
+                let result = f(p, s)?;
+                Ok((result, s.data().peak_memory()))
+            })
+            .expect("no trap")
     }
 
     pub fn advance(&self, seconds: u64) {

@@ -31,6 +31,18 @@ impl Server {
         let host = Arc::new(
             PluginHost::new(customer_web_host::plugin::EMBEDDED_COMPONENT, caps, options).expect("host"),
         );
+        Self::run(listener, host)
+    }
+
+    /// Serves a host made elsewhere (any component, e.g. one from
+    /// `PluginHost::proxy_only`); its settings keep their base URL.
+    pub fn serving(host: Arc<PluginHost>) -> Self {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+        Self::run(listener, host)
+    }
+
+    fn run(listener: std::net::TcpListener, host: Arc<PluginHost>) -> Self {
+        let address = listener.local_addr().expect("address");
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let served = host.clone();
         let thread = std::thread::spawn(move || {

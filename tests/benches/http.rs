@@ -1,0 +1,458 @@
+//! customer-web over HTTP: `serve`'s server on a loopback port, loaded by
+//! `wrk` from a second process, beside the same host serving a hello-world
+//! `wasi:http` component (`component/hello`), the ceiling for any component
+//! behind this host. Then the host's per-request path without the network
+//! (`PluginHost::handle_http`), again beside the hello-world, and the peak
+//! linear memory of one instance beside the configured memory cap. Every
+//! figure is set against its ceiling or limit measured in the same run;
+//! figures from different runs or machines are not comparable.
+//!
+//! ```text
+//! cargo bench -p customer-web-e2e --bench http
+//! ```
+//!
+//! Needs `wrk` (Debian's package). Run as root, the bench installs it with
+//! apt-get when it is missing; otherwise it says how and exits non-zero.
+//! The hello-world is built for wasm32-wasip2 at run time (in
+//! `target/hello`), so `cargo test` never builds it. Component load from
+//! the compilation cache, warm and cold, is in `--bench flows`.
+
+#[path = "../tests/support/browser.rs"]
+mod browser;
+#[path = "../tests/common/mod.rs"]
+mod common;
+mod measure;
+
+use std::convert::Infallible;
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use browser::Server;
+use common::{Harness, KEYWORD, terms, yamada};
+use customer_web_host::directory::FileDirectory;
+use customer_web_host::plugin::EMBEDDED_COMPONENT;
+use customer_web_host::{Capabilities, PluginHost};
+use http_body_util::BodyExt;
+use hyper::body::Bytes;
+use measure::{Limit, Sample, Table, measure, ratio, secs, show};
+use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
+
+/// wrk's threads, open connections (keep-alive) and duration.
+#[derive(Clone, Copy)]
+struct Shape {
+    threads: usize,
+    connections: usize,
+    duration: Duration,
+}
+
+/// Per target: a warm-up run whose figures are dropped, the load, then
+/// one connection alone: one request at a time, the latency of a request
+/// over HTTP without queueing.
+const WARMUP: Shape = Shape {
+    duration: Duration::from_secs(3),
+    ..LOAD
+};
+const LOAD: Shape = Shape {
+    threads: 2,
+    connections: 16,
+    duration: Duration::from_secs(10),
+};
+const ALONE: Shape = Shape {
+    threads: 1,
+    connections: 1,
+    duration: Duration::from_secs(5),
+};
+/// `handle_http` without the network: calls per target, taken in turns
+/// this many at a time.
+const HANDLE_WARMUP: usize = 500;
+const HANDLE_ITERS: usize = 5_000;
+const HANDLE_BLOCK: usize = 100;
+
+fn main() {
+    let began = Instant::now();
+    let wrk_version = wrk_or_exit();
+    eprintln!("building the hello-world component …");
+    let hello_wasm = build_hello();
+
+    // The screens on SQLite in a temp dir, as `customer-web serve` keeps
+    // them in its data dir; the hello-world imports no capability, so it
+    // gets the in-memory ones.
+    let data = tempfile::tempdir().expect("temp dir");
+    let caps =
+        Capabilities::sqlite(data.path(), Arc::new(FileDirectory::sample())).expect("SQLite capabilities");
+    let options = common::options();
+    let screens = Arc::new(PluginHost::new(EMBEDDED_COMPONENT, caps, options.clone()).expect("host"));
+    let hello = Arc::new(
+        PluginHost::proxy_only(&hello_wasm, Capabilities::in_memory(), options.clone()).expect("hello host"),
+    );
+
+    // A live link, made through the typed exports of the served host.
+    let typed = Harness::over(screens.clone());
+    let token = typed.mail_link("bench@example.jp");
+    let link = format!("/link/{token}");
+
+    eprintln!("peak memory per instance …");
+    let peaks = peak_memory(&typed, &token);
+
+    eprintln!("handle_http without the network …");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut handled = Table::default();
+    let [hello_handled, top_handled, link_handled] = measure(
+        HANDLE_WARMUP,
+        HANDLE_ITERS,
+        HANDLE_BLOCK,
+        [
+            &mut |_| handle(&runtime, &hello, "/"),
+            &mut |_| handle(&runtime, &screens, "/"),
+            &mut |_| handle(&runtime, &screens, &link),
+        ],
+    );
+    handled.row(
+        "hello-world GET / (host path, no network)",
+        &hello_handled,
+        vec![Limit::none("the ceiling")],
+    );
+    for (what, sample) in [
+        ("GET / top page (host path, no network)", &top_handled),
+        ("GET /link/{token} (host path, no network)", &link_handled),
+    ] {
+        handled.row(what, sample, vec![over_hello(sample, &hello_handled)]);
+    }
+
+    // Under load, through hyper and the loopback, one target after the
+    // other. Storage versions before and after show the screens' GETs
+    // wrote nothing. No tracing subscriber is installed, so serve's line
+    // per request costs a disabled-callsite check only.
+    let hello_server = Server::serving(hello.clone());
+    let screens_server = Server::serving(screens.clone());
+    let stored = typed.storage_versions();
+    let targets = [
+        ("hello-world GET /", &hello_server, "/"),
+        ("GET / top page (no storage write)", &screens_server, "/"),
+        (
+            "GET /link/{token} (1 storage read)",
+            &screens_server,
+            link.as_str(),
+        ),
+    ];
+    let (mut loaded, mut alone) = (Vec::new(), Vec::new());
+    for (what, server, path) in targets {
+        let url = format!("http://{}{path}", server.address);
+        let page = server.browser().get(path);
+        assert_eq!(page.status, 200, "GET {path} before the load: {}", page.body);
+        eprintln!("wrk {what} …");
+        run_wrk(&url, WARMUP);
+        loaded.push((what, run_wrk(&url, LOAD)));
+        alone.push((what, run_wrk(&url, ALONE)));
+    }
+    let unchanged = typed.storage_versions() == stored;
+
+    println!(
+        "HTTP under load: {wrk_version} from a second process, per target in turn: a {}s warm-up, \
+         {}s with {} threads and {} connections (keep-alive), then {}s with 1 connection",
+        WARMUP.duration.as_secs(),
+        LOAD.duration.as_secs(),
+        LOAD.threads,
+        LOAD.connections,
+        ALONE.duration.as_secs()
+    );
+    println!(
+        "server: serve() on 127.0.0.1, 2 tokio workers, a fresh instance per request, at most {} at once; \
+         screens on SQLite (WAL) in a temp dir",
+        options.max_concurrent
+    );
+    print_loads(&format!("{} connections", LOAD.connections), &loaded);
+    print_loads("1 connection, 1 request at a time", &alone);
+    println!(
+        "storage during the load: {}",
+        if unchanged {
+            "unchanged (no write)"
+        } else {
+            "CHANGED"
+        }
+    );
+
+    println!("\nPer request without the network: PluginHost::handle_http, request to collected body");
+    handled.print();
+
+    println!(
+        "\nPeak linear memory of one instance (HostCtx::peak_memory) | limit: HostOptions::memory_limit"
+    );
+    for (what, bytes) in peaks {
+        println!(
+            "{what:<48} {:>10} | {:>10}, {:.0}% of it",
+            mib(bytes),
+            mib(options.memory_limit),
+            100.0 * bytes as f64 / options.memory_limit as f64
+        );
+    }
+
+    println!(
+        "\nComponent load from the compilation cache (warm, cold) and instantiation alone: --bench flows. \
+         p50/p99 by nearest rank; {} CPUs; total run {}",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        show(began.elapsed())
+    );
+}
+
+/// A figure beside the hello-world's: the ratio and what the screens add.
+fn over_hello(sample: &Sample, hello: &Sample) -> Limit {
+    Limit::sample(
+        "hello-world",
+        hello,
+        format!(
+            "{} (+{} per request)",
+            ratio(sample.p50(), hello.p50()),
+            show(sample.p50().saturating_sub(hello.p50()))
+        ),
+    )
+}
+
+/// One GET through `handle_http` as `serve` makes it: on a blocking
+/// thread, the response awaited and its body collected.
+fn handle(runtime: &tokio::runtime::Runtime, host: &Arc<PluginHost>, path: &str) -> Duration {
+    let request = hyper::Request::get(path)
+        .header("host", "127.0.0.1")
+        .body(
+            http_body_util::Empty::<Bytes>::new()
+                .map_err(|never: Infallible| -> wasmtime_wasi_http::Error { match never {} }),
+        )
+        .expect("request");
+    let host = host.clone();
+    let began = Instant::now();
+    let status = runtime.block_on(async move {
+        let (respond, response) = tokio::sync::oneshot::channel();
+        let call = tokio::task::spawn_blocking(move || host.handle_http(request, Scheme::Http, respond));
+        let response = response.await.expect("an answer").expect("a response");
+        let status = response.status();
+        std::hint::black_box(response.into_body().collect().await.expect("the body"));
+        call.await.expect("joined").expect("handled");
+        status
+    });
+    let took = began.elapsed();
+    assert_eq!(status, 200, "GET {path}");
+    took
+}
+
+/// Peak memory of one instance: bare, a non-hashing step, a hashing step.
+fn peak_memory(h: &Harness, token: &str) -> Vec<(&'static str, usize)> {
+    let flow = h.start(Some("AG001")).expect("start");
+    h.submit_customer(&flow, &yamada(), &terms()).expect("customer");
+    let ((), bare) = h.with_peak_memory(|_, _| Ok(()));
+    let (opened, open) = h.with_peak_memory(|p, s| p.customer_web_plugin_link().call_open(s, token));
+    opened.expect("open");
+    let (contact, hashing) = h.with_peak_memory(|p, s| {
+        p.customer_web_plugin_enrollment()
+            .call_submit_contact(s, &flow, KEYWORD, "peak@example.jp")
+    });
+    contact.expect("contact");
+    vec![
+        ("instantiation only (no export called)", bare),
+        ("open-link (no hashing)", open),
+        ("submit-contact (1 argon2id, m=19 MiB)", hashing),
+    ]
+}
+
+fn mib(bytes: usize) -> String {
+    format!("{:.2} MiB", bytes as f64 / f64::from(1 << 20))
+}
+
+// --- wrk -----------------------------------------------------------------
+
+/// The version of `wrk` on the PATH; installed with apt-get when missing
+/// and running as root; otherwise the process exits with a message.
+fn wrk_or_exit() -> String {
+    if let Some(wrk) = find_wrk() {
+        return wrk;
+    }
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    if root {
+        eprintln!("wrk is missing: installing Debian's package (apt-get update && apt-get install -y wrk) …");
+        for args in [&["update"][..], &["install", "-y", "wrk"]] {
+            // apt-get's progress goes to stderr: stdout holds the figures.
+            let ok = Command::new("apt-get")
+                .args(args)
+                .env("DEBIAN_FRONTEND", "noninteractive")
+                .stdout(std::io::stderr())
+                .status()
+                .is_ok_and(|s| s.success());
+            if !ok {
+                break;
+            }
+        }
+        if let Some(wrk) = find_wrk() {
+            return wrk;
+        }
+    }
+    eprintln!(
+        "this benchmark needs wrk, the HTTP load generator: install it as root with \
+         `apt-get update && apt-get install -y wrk` (Debian, Ubuntu), then run it again"
+    );
+    std::process::exit(2);
+}
+
+fn find_wrk() -> Option<String> {
+    // `wrk --version` prints its version and then its usage, with a
+    // failing status: being able to run it is what counts.
+    let out = Command::new("wrk").arg("--version").output().ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    Some(text.split_whitespace().take(2).collect::<Vec<_>>().join(" "))
+}
+
+/// What one wrk run reports.
+struct Load {
+    requests: u64,
+    per_second: f64,
+    p50: Duration,
+    p75: Duration,
+    p90: Duration,
+    p99: Duration,
+    /// Responses other than 2xx or 3xx.
+    non_2xx: u64,
+    /// wrk's socket errors line (connect, read, write, timeout), if any.
+    socket_errors: Option<String>,
+}
+
+fn run_wrk(url: &str, shape: Shape) -> Load {
+    let out = Command::new("wrk")
+        .arg("--latency")
+        .args(["--threads", &shape.threads.to_string()])
+        .args(["--connections", &shape.connections.to_string()])
+        .args(["--duration", &format!("{}s", shape.duration.as_secs())])
+        .arg(url)
+        .output()
+        .expect("wrk runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "wrk failed: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    parse_wrk(&text).unwrap_or_else(|| panic!("unexpected wrk output:\n{text}"))
+}
+
+/// Reads wrk's `--latency` report.
+fn parse_wrk(text: &str) -> Option<Load> {
+    let line = |prefix: &str| {
+        text.lines()
+            .map(str::trim)
+            .find_map(|l| l.strip_prefix(prefix))
+            .map(str::trim)
+    };
+    let percentile = |p: &str| line(p).and_then(wrk_duration);
+    Some(Load {
+        requests: text
+            .lines()
+            .find(|l| l.contains(" requests in "))?
+            .split_whitespace()
+            .next()?
+            .parse()
+            .ok()?,
+        per_second: line("Requests/sec:")?.parse().ok()?,
+        p50: percentile("50%")?,
+        p75: percentile("75%")?,
+        p90: percentile("90%")?,
+        p99: percentile("99%")?,
+        non_2xx: line("Non-2xx or 3xx responses:").map_or(Some(0), |n| n.parse().ok())?,
+        socket_errors: line("Socket errors:").map(str::to_owned),
+    })
+}
+
+/// wrk's durations: `250.00us`, `1.23ms`, `2.00s`, `1.50m`.
+fn wrk_duration(text: &str) -> Option<Duration> {
+    let split = text.find(|c: char| c.is_ascii_alphabetic())?;
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number.parse().ok()?;
+    let scale = match unit {
+        "us" => 1e-6,
+        "ms" => 1e-3,
+        "s" => 1.0,
+        "m" => 60.0,
+        "h" => 3600.0,
+        _ => return None,
+    };
+    Some(Duration::from_secs_f64(number * scale))
+}
+
+fn print_loads(title: &str, loads: &[(&str, Load)]) {
+    println!(
+        "{title:<40} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} | vs hello-world, same run",
+        "requests", "req/s", "p50", "p75", "p90", "p99"
+    );
+    let hello = &loads[0].1;
+    for (i, (what, load)) in loads.iter().enumerate() {
+        let mut verdict = if i == 0 {
+            "the ceiling".to_owned()
+        } else {
+            format!(
+                "req/s {:.2}x, p50 {:.2}x, p99 {:.2}x",
+                load.per_second / hello.per_second,
+                secs(load.p50) / secs(hello.p50),
+                secs(load.p99) / secs(hello.p99)
+            )
+        };
+        if load.non_2xx > 0 {
+            verdict.push_str(&format!("; {} responses not 2xx/3xx", load.non_2xx));
+        }
+        if let Some(errors) = &load.socket_errors {
+            verdict.push_str(&format!("; socket errors: {errors}"));
+        }
+        println!(
+            "{what:<40} {:>9} {:>9.0} {:>9} {:>9} {:>9} {:>9} | {verdict}",
+            load.requests,
+            load.per_second,
+            show(load.p50),
+            show(load.p75),
+            show(load.p90),
+            show(load.p99)
+        );
+    }
+}
+
+// --- the hello-world component -------------------------------------------
+
+/// Builds `component/hello` for wasm32-wasip2 in `target/hello`: a target
+/// directory of its own, as the bench's build may still hold `target`'s
+/// lock, and none of the bench build's CARGO_* or RUSTFLAGS settings, which
+/// describe a native build (as `host/build.rs` does for the guest).
+fn build_hello() -> Vec<u8> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ sits in the workspace root");
+    let target_dir = root.join("target").join("hello");
+    let native_setting = |key: &str| {
+        key.starts_with("CARGO_")
+            || [
+                "RUSTFLAGS",
+                "RUSTC",
+                "RUSTC_WRAPPER",
+                "RUSTC_WORKSPACE_WRAPPER",
+                "RUSTDOC",
+            ]
+            .contains(&key)
+    };
+    let mut cargo = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    cargo
+        .current_dir(root)
+        .args(["build", "--release", "--package", "customer-web-hello"])
+        .args(["--target", "wasm32-wasip2", "--target-dir"])
+        .arg(&target_dir)
+        .args(std::env::var_os("CUSTOMER_WEB_OFFLINE").map(|_| "--offline"));
+    for (key, _) in std::env::vars_os() {
+        if native_setting(&key.to_string_lossy()) {
+            cargo.env_remove(key);
+        }
+    }
+    let built = cargo.status().is_ok_and(|s| s.success());
+    assert!(built, "building the hello-world component failed");
+    std::fs::read(target_dir.join("wasm32-wasip2/release/customer_web_hello.wasm"))
+        .expect("the hello-world .wasm")
+}
