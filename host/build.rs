@@ -9,6 +9,9 @@ use std::env;
 use std::path::PathBuf;
 use std::process::Command;
 
+#[path = "src/guest_build.rs"]
+mod guest_build;
+
 fn main() {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
     let root = manifest_dir
@@ -18,19 +21,11 @@ fn main() {
     for watched in ["component", "wit", "Cargo.lock", "Cargo.toml"] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
-    let target_dir = root.join("target").join("guest");
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
-    cmd.current_dir(&root).args([
-        "build",
-        "--package",
-        "customer-web-component",
-        "--release",
-        "--target",
-        "wasm32-wasip2",
-        "--target-dir",
-    ]);
-    cmd.arg(&target_dir);
+    cmd.current_dir(&root)
+        .args(guest_build::CARGO_ARGS)
+        .arg(root.join(guest_build::TARGET_DIR));
     if env::var_os("CUSTOMER_WEB_OFFLINE").is_some() {
         cmd.arg("--offline");
     }
@@ -48,6 +43,6 @@ fn main() {
     }
     let status = cmd.status().expect("cargo runs");
     assert!(status.success(), "building the customer-web component failed");
-    let wasm = target_dir.join("wasm32-wasip2/release/customer_web_component.wasm");
+    let wasm = root.join(guest_build::WASM);
     println!("cargo:rustc-env=CUSTOMER_WEB_WASM={}", wasm.display());
 }

@@ -1,16 +1,20 @@
 //! The host's wall clock: the system clock plus an offset that tests move,
-//! so a 48-hour expiry is tested without waiting. The component sees it as
+//! so a 48-hour expiry is tested without waiting; tests that count seconds
+//! also stop it, so a slow machine cannot let a delay run out early. The component sees it as
 //! `wasi:clocks/wall-clock`; the capabilities (storage expiry, outbox
 //! retries) read the same clock.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// A wall clock that can be moved forward. Clones share the offset.
+/// A wall clock that can be moved forward and stopped. Clones share both.
 #[derive(Clone, Debug, Default)]
 pub struct Clock {
     offset: Arc<AtomicI64>,
+    /// Nanoseconds since the epoch at which the system time stopped for
+    /// this clock; 0 while it runs.
+    stopped_at: Arc<AtomicU64>,
 }
 
 impl Clock {
@@ -25,9 +29,22 @@ impl Clock {
         self.offset.fetch_add(secs, Ordering::SeqCst);
     }
 
+    /// Stops this clock (and every clone) where it is: from now on only
+    /// [`Clock::advance`] moves it.
+    pub fn stop(&self) {
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        let nanos = u64::try_from(now.as_nanos()).unwrap_or(u64::MAX).max(1);
+        let _ = self
+            .stopped_at
+            .compare_exchange(0, nanos, Ordering::SeqCst, Ordering::SeqCst);
+    }
+
     /// Time since the Unix epoch.
     pub fn since_epoch(&self) -> Duration {
-        let system = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        let system = match self.stopped_at.load(Ordering::SeqCst) {
+            0 => SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default(),
+            nanos => Duration::from_nanos(nanos),
+        };
         let offset = self.offset.load(Ordering::SeqCst);
         if offset >= 0 {
             system + Duration::from_secs(offset.unsigned_abs())
@@ -64,5 +81,17 @@ mod tests {
         clock.advance(Duration::from_secs(48 * 3600));
         assert!(copy.now() >= before + 48 * 3600);
         assert!(copy.now() < before + 48 * 3600 + 60);
+    }
+
+    #[test]
+    fn a_stopped_clock_moves_only_when_advanced() {
+        let clock = Clock::system();
+        let copy = clock.clone();
+        copy.stop();
+        let stopped = clock.since_epoch();
+        std::thread::sleep(Duration::from_millis(5));
+        assert_eq!(clock.since_epoch(), stopped);
+        clock.advance(Duration::from_secs(2));
+        assert_eq!(copy.since_epoch(), stopped + Duration::from_secs(2));
     }
 }

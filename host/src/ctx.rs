@@ -72,6 +72,9 @@ pub struct HostCtx {
     table: ResourceTable,
     pub(crate) caps: Arc<Capabilities>,
     pub(crate) limits: Limits,
+    /// The Spin stand-in's state, for a host made by `PluginHost::spin`.
+    #[cfg(feature = "spin-harness")]
+    pub(crate) spin: Option<crate::spin::SpinCtx>,
 }
 
 impl HostCtx {
@@ -94,7 +97,19 @@ impl HostCtx {
                 limits,
                 peak_memory: 0,
             },
+            #[cfg(feature = "spin-harness")]
+            spin: None,
         }
+    }
+
+    /// The Spin stand-in's state of this call. Only a host made by
+    /// `PluginHost::spin` links the functions that ask for it, and it gives
+    /// every call one.
+    #[cfg(feature = "spin-harness")]
+    pub(crate) fn spin(&mut self) -> &mut crate::spin::SpinCtx {
+        self.spin
+            .as_mut()
+            .expect("PluginHost::spin gives every call a Spin context")
     }
 
     /// The largest size, in bytes, that a linear memory of this store's
@@ -173,6 +188,15 @@ impl WasiView for HostCtx {
 
 impl WasiHttpView for HostCtx {
     fn http(&mut self) -> WasiHttpCtxView<'_> {
+        #[cfg(feature = "spin-harness")]
+        if let Some(spin) = &mut self.spin {
+            // Outgoing requests (the adapter's mail relay) go to the relay.
+            return WasiHttpCtxView {
+                ctx: &mut self.http,
+                table: &mut self.table,
+                hooks: &mut spin.relay,
+            };
+        }
         WasiHttpCtxView {
             ctx: &mut self.http,
             table: &mut self.table,

@@ -21,11 +21,16 @@ pub mod config;
 pub mod ctx;
 pub mod db;
 pub mod dev;
-pub mod directory;
+pub mod guest_build;
+/// The insurer's directory ([`FileDirectory`](directory::FileDirectory) and the
+/// [`Directory`](directory::Directory) trait), shared with the Spin adapter.
+pub use customer_web_directory as directory;
 mod imports;
 pub mod mail;
 pub mod plugin;
 pub mod serve;
+#[cfg(feature = "spin-harness")]
+pub mod spin;
 pub mod storage;
 
 pub use ctx::{Capabilities, HostCtx};

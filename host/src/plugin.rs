@@ -69,12 +69,54 @@ pub struct PluginHost {
     options: HostOptions,
     permits: Permits,
     ticker: Option<(Arc<AtomicBool>, JoinHandle<()>)>,
+    /// The Spin stand-in every call gets, for a host made by
+    /// [`PluginHost::spin`].
+    #[cfg(feature = "spin-harness")]
+    spin: Option<Arc<crate::spin::SpinState>>,
+}
+
+/// What the component's imports are linked against.
+enum Imports {
+    /// This host's capabilities (world `imports` of `wit/`).
+    Capabilities,
+    /// Spin's host interfaces, for the component composed with the Spin
+    /// adapter.
+    #[cfg(feature = "spin-harness")]
+    Spin(Arc<crate::spin::SpinState>),
+}
+
+/// Spin's pooling limits per component instance (`spin up`'s defaults,
+/// spinframework/spin `crates/core/src/lib.rs`): a composition that holds
+/// more core instances, memories or tables than these fails to load here
+/// as it would under Spin.
+#[cfg(feature = "spin-harness")]
+mod spin_pool {
+    pub const CORE_INSTANCES: u32 = 200;
+    pub const MEMORIES: u32 = 32;
+    pub const TABLES: u32 = 20;
 }
 
 impl PluginHost {
     /// Compiles and links `wasm` against these capabilities.
     pub fn new(wasm: &[u8], caps: Capabilities, options: HostOptions) -> anyhow::Result<Self> {
-        Self::load(wasm, caps, options, true)
+        Self::load(wasm, caps, options, true, Imports::Capabilities)
+    }
+
+    /// A stand-in for `spin up`: `composed` is the component composed with
+    /// the Spin adapter as Spin composes it from `spin.toml`, linked against
+    /// Spin's host interfaces ([`crate::spin`]) instead of this host's
+    /// capabilities, with the same engine, limits, fresh instance per call,
+    /// typed [`PluginHost::call`] and [`PluginHost::handle_http`]. Spin's
+    /// pooling limits per instance apply. The composition's wall clock is
+    /// `spin.clock`, which [`PluginHost::capabilities`]' clock shares; the
+    /// other capabilities there are not linked and stay empty.
+    #[cfg(feature = "spin-harness")]
+    pub fn spin(composed: &[u8], spin: crate::spin::SpinState, options: HostOptions) -> anyhow::Result<Self> {
+        let caps = Capabilities {
+            clock: spin.clock.clone(),
+            ..Capabilities::in_memory()
+        };
+        Self::load(composed, caps, options, true, Imports::Spin(Arc::new(spin)))
     }
 
     /// Like [`PluginHost::new`] for a component that exports only
@@ -83,10 +125,16 @@ impl PluginHost {
     /// linker and fresh instance per request behind
     /// [`PluginHost::handle_http`]. [`PluginHost::call`] fails on it.
     pub fn proxy_only(wasm: &[u8], caps: Capabilities, options: HostOptions) -> anyhow::Result<Self> {
-        Self::load(wasm, caps, options, false)
+        Self::load(wasm, caps, options, false, Imports::Capabilities)
     }
 
-    fn load(wasm: &[u8], caps: Capabilities, options: HostOptions, typed: bool) -> anyhow::Result<Self> {
+    fn load(
+        wasm: &[u8],
+        caps: Capabilities,
+        options: HostOptions,
+        typed: bool,
+        imports: Imports,
+    ) -> anyhow::Result<Self> {
         anyhow::ensure!(options.max_concurrent > 0, "max_concurrent must be at least 1");
         let mut config = Config::new();
         config.epoch_interruption(true);
@@ -97,6 +145,15 @@ impl PluginHost {
             .total_memories(slots * 4)
             .total_tables(slots * 8)
             .max_memory_size(options.memory_limit);
+        #[cfg(feature = "spin-harness")]
+        if let Imports::Spin(_) = imports {
+            pool.max_core_instances_per_component(spin_pool::CORE_INSTANCES)
+                .max_memories_per_component(spin_pool::MEMORIES)
+                .max_tables_per_component(spin_pool::TABLES)
+                .total_core_instances(slots * spin_pool::CORE_INSTANCES)
+                .total_memories(slots * spin_pool::MEMORIES)
+                .total_tables(slots * spin_pool::TABLES);
+        }
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         if let Some(dir) = &options.cache_dir {
             let mut cache = CacheConfig::new();
@@ -115,34 +172,11 @@ impl PluginHost {
             .context("compiling the component")?;
 
         let mut linker = Linker::<HostCtx>::new(&engine);
-        // Only what a wasi:http proxy may use (clocks, random, stdio, io):
-        // a component that imports files or sockets fails to link.
-        wasmtime_wasi::p2::add_to_linker_proxy_interfaces_sync(&mut linker)?;
-        // Rust's standard library asks for its environment, exit status
-        // and terminal kinds; all are empty or inert here.
-        {
-            use wasmtime_wasi::cli::{WasiCli, WasiCliView};
-            use wasmtime_wasi::p2::bindings::sync::cli;
-            let l = &mut linker;
-            cli::environment::add_to_linker::<HostCtx, WasiCli>(l, HostCtx::cli)?;
-            cli::exit::add_to_linker::<HostCtx, WasiCli>(l, HostCtx::cli)?;
-            cli::terminal_input::add_to_linker::<HostCtx, WasiCli>(l, HostCtx::cli)?;
-            cli::terminal_output::add_to_linker::<HostCtx, WasiCli>(l, HostCtx::cli)?;
-            cli::terminal_stdin::add_to_linker::<HostCtx, WasiCli>(l, HostCtx::cli)?;
-            cli::terminal_stdout::add_to_linker::<HostCtx, WasiCli>(l, HostCtx::cli)?;
-            cli::terminal_stderr::add_to_linker::<HostCtx, WasiCli>(l, HostCtx::cli)?;
+        match &imports {
+            Imports::Capabilities => link_capabilities(&mut linker)?,
+            #[cfg(feature = "spin-harness")]
+            Imports::Spin(_) => crate::spin::add_to_linker(&mut linker)?,
         }
-        // Incoming HTTP only: `wasi:http/types`, without the outgoing
-        // handler, so the component cannot make requests.
-        wasmtime_wasi_http::p2::bindings::sync::http::types::add_to_linker::<
-            HostCtx,
-            wasmtime_wasi_http::WasiHttp,
-        >(
-            &mut linker,
-            &Default::default(),
-            <HostCtx as wasmtime_wasi_http::WasiHttpView>::http,
-        )?;
-        Plugin::add_to_linker::<HostCtx, HasSelf<HostCtx>>(&mut linker, |ctx| ctx)?;
         let instance_pre = linker
             .instantiate_pre(&component)
             .map_err(anyhow::Error::from)
@@ -171,6 +205,11 @@ impl PluginHost {
             permits: Permits::new(options.max_concurrent),
             options,
             ticker: Some((stop, ticker)),
+            #[cfg(feature = "spin-harness")]
+            spin: match imports {
+                Imports::Spin(spin) => Some(spin),
+                Imports::Capabilities => None,
+            },
         })
     }
 
@@ -244,7 +283,13 @@ impl PluginHost {
             .memory_size(self.options.memory_limit)
             .trap_on_grow_failure(false)
             .build();
-        let mut store = Store::new(&self.engine, HostCtx::new(self.caps.clone(), limits));
+        #[allow(unused_mut)] // changed only with the `spin-harness` feature
+        let mut ctx = HostCtx::new(self.caps.clone(), limits);
+        #[cfg(feature = "spin-harness")]
+        if let Some(spin) = &self.spin {
+            ctx.spin = Some(crate::spin::SpinCtx::new(spin.clone()));
+        }
+        let mut store = Store::new(&self.engine, ctx);
         store.limiter(|ctx| &mut ctx.limits);
         let ticks = (self.options.call_timeout.as_millis() / EPOCH_TICK.as_millis()).max(1);
         store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX));
@@ -259,6 +304,40 @@ impl Drop for PluginHost {
             let _ = handle.join();
         }
     }
+}
+
+/// Links the component's imports to this host: its capabilities, and of
+/// WASI only what the component needs.
+fn link_capabilities(linker: &mut Linker<HostCtx>) -> anyhow::Result<()> {
+    // Only what a wasi:http proxy may use (clocks, random, stdio, io):
+    // a component that imports files or sockets fails to link.
+    wasmtime_wasi::p2::add_to_linker_proxy_interfaces_sync(linker)?;
+    // Rust's standard library asks for its environment, exit status
+    // and terminal kinds; all are empty or inert here.
+    {
+        use wasmtime_wasi::cli::{WasiCli, WasiCliView};
+        use wasmtime_wasi::p2::bindings::sync::cli;
+        let l = &mut *linker;
+        cli::environment::add_to_linker::<HostCtx, WasiCli>(l, HostCtx::cli)?;
+        cli::exit::add_to_linker::<HostCtx, WasiCli>(l, HostCtx::cli)?;
+        cli::terminal_input::add_to_linker::<HostCtx, WasiCli>(l, HostCtx::cli)?;
+        cli::terminal_output::add_to_linker::<HostCtx, WasiCli>(l, HostCtx::cli)?;
+        cli::terminal_stdin::add_to_linker::<HostCtx, WasiCli>(l, HostCtx::cli)?;
+        cli::terminal_stdout::add_to_linker::<HostCtx, WasiCli>(l, HostCtx::cli)?;
+        cli::terminal_stderr::add_to_linker::<HostCtx, WasiCli>(l, HostCtx::cli)?;
+    }
+    // Incoming HTTP only: `wasi:http/types`, without the outgoing
+    // handler, so the component cannot make requests.
+    wasmtime_wasi_http::p2::bindings::sync::http::types::add_to_linker::<
+        HostCtx,
+        wasmtime_wasi_http::WasiHttp,
+    >(
+        linker,
+        &Default::default(),
+        <HostCtx as wasmtime_wasi_http::WasiHttpView>::http,
+    )?;
+    Plugin::add_to_linker::<HostCtx, HasSelf<HostCtx>>(linker, |ctx| ctx)?;
+    Ok(())
 }
 
 /// A counting semaphore bounding live instances.

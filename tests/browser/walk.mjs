@@ -54,7 +54,7 @@ if (!options.base) {
 const BASE = options.base.replace(/\/+$/, '');
 const OUT = path.resolve(options.out);
 
-// The sample policyholder of host/sample/directory.json, as a customer
+// The sample policyholder of component/directory/sample/directory.json, as a customer
 // would type it.
 const CUSTOMER = [
   ['お名前（姓）', '山田'],

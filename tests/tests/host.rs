@@ -41,14 +41,8 @@ const ALLOWED_IMPORTS: &[&str] = &[
 ];
 
 fn component_interfaces() -> (Vec<String>, Vec<String>) {
-    let decoded = wit_component::decode(customer_web_host::plugin::EMBEDDED_COMPONENT).expect("a component");
-    let wit_component::DecodedWasm::Component(resolve, world) = decoded else {
-        panic!("the embedded wasm is not a component");
-    };
-    let world = &resolve.worlds[world];
-    let imports = world.imports.keys().map(|k| resolve.name_world_key(k)).collect();
-    let exports = world.exports.keys().map(|k| resolve.name_world_key(k)).collect();
-    (imports, exports)
+    let (imports, exports) = common::spin::interfaces(EMBEDDED_COMPONENT);
+    (imports.into_iter().collect(), exports.into_iter().collect())
 }
 
 #[test]
@@ -131,10 +125,27 @@ fn a_hundred_racing_submissions_of_one_link_make_exactly_one_account_on_sqlite()
     race_one_link(Backend::Sqlite);
 }
 
+/// On Spin's SQLite (the stand-in's): every adapter instance on its own
+/// connection to one file, every compare-and-swap one statement of the
+/// adapter's.
+#[test]
+fn a_hundred_racing_submissions_of_one_link_make_exactly_one_account_on_spin() {
+    race_one_link(Backend::Spin);
+}
+
 #[test]
 fn two_flows_racing_for_one_user_id_create_one_account() {
+    race_for_one_user_id(Backend::Sqlite);
+}
+
+#[test]
+fn two_flows_racing_for_one_user_id_create_one_account_on_spin() {
+    race_for_one_user_id(Backend::Spin);
+}
+
+fn race_for_one_user_id(backend: Backend) {
     let h = Harness::with_options(
-        Backend::Sqlite,
+        backend,
         HostOptions {
             max_concurrent: 8,
             ..common::options()

@@ -18,6 +18,9 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 pub use memory::MemoryOutbox;
 pub use smtp::{Charset, SmtpDelivery};
 pub use sqlite::SqliteOutbox;
+/// The outbox's row format, for readers of an outbox table: its columns and
+/// the reader of a row selected with them.
+pub use sqlite::{COLUMNS as OUTBOX_COLUMNS, read_message as read_outbox_row};
 
 /// How long [`deliver_due`] leases a claimed message, in seconds: longer than
 /// any delivery should take, so a live worker never loses its claim, yet

@@ -39,7 +39,9 @@ const SCHEMA: Schema = Schema {
     "],
 };
 
-const COLUMNS: &str = "id, recipient, subject, body, kind, queued_at, attempts, state, \
+/// The columns [`read_message`] reads, in its order. The Spin adapter's
+/// `cw_outbox` has the same columns, so its rows read alike.
+pub const COLUMNS: &str = "id, recipient, subject, body, kind, queued_at, attempts, state, \
                        next_attempt_at, last_error, sent_at";
 
 /// An [`Outbox`] backed by a SQLite file.
@@ -78,7 +80,7 @@ fn limit_for_sql(limit: usize) -> i64 {
 }
 
 /// Reads a row selected with [`COLUMNS`].
-fn read_message(row: &rusqlite::Row<'_>) -> rusqlite::Result<QueuedMessage> {
+pub fn read_message(row: &rusqlite::Row<'_>) -> rusqlite::Result<QueuedMessage> {
     let state_name: String = row.get(7)?;
     let state = DeliveryState::from_name(&state_name).ok_or_else(|| {
         rusqlite::Error::FromSqlConversionFailure(

@@ -1,7 +1,10 @@
 //! A harness over the wasmtime host: typed calls into the component, on
-//! the in-memory or the SQLite backends, with the host's clock in hand.
+//! the in-memory or the SQLite backends, or composed with the Spin adapter
+//! on a stand-in for Spin's host, with the host's clock in hand.
 
 #![allow(dead_code)] // each test binary uses part of it
+
+pub mod spin;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -19,6 +22,7 @@ use customer_web_host::bindings::exports::customer_web::plugin::recovery::Starte
 use customer_web_host::ctx::HostCtx;
 use customer_web_host::directory::FileDirectory;
 use customer_web_host::mail::QueuedMessage;
+use customer_web_host::spin::{Relay, SpinState};
 use customer_web_host::{Capabilities, HostOptions, PluginHost};
 
 pub const KEYWORD: &str = "さくら2026";
@@ -30,11 +34,26 @@ pub const CONTACT: &str = "taro@example.jp";
 pub enum Backend {
     Memory,
     Sqlite,
+    /// The component composed with the Spin adapter as `spin up` composes
+    /// it from `spin.toml`, on `customer_web_host::spin`'s stand-in for
+    /// Spin's host (SQLite file, variables from the manifest's defaults,
+    /// outgoing HTTP to a recording relay).
+    Spin,
 }
 
 pub struct Harness {
     pub host: Arc<PluginHost>,
+    /// The Spin app's database and relay, on [`Backend::Spin`]; the
+    /// capability reads below go there instead of the host's capabilities.
+    pub spin: Option<SpinApp>,
     _dir: Option<tempfile::TempDir>,
+}
+
+/// What a Spin-backed harness reads: the adapter's database and the relay
+/// outgoing HTTP requests reach.
+pub struct SpinApp {
+    pub db: spin::SpinDb,
+    pub relay: Relay,
 }
 
 /// Compiled code is cached here, so each test compiles the component once
@@ -57,6 +76,7 @@ impl Harness {
 
     pub fn with_options(backend: Backend, options: HostOptions) -> Self {
         let (caps, dir) = match backend {
+            Backend::Spin => return Self::on_spin(&[], options),
             Backend::Memory => (Capabilities::in_memory(), None),
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("temp dir");
@@ -69,13 +89,44 @@ impl Harness {
             host: Arc::new(
                 PluginHost::new(customer_web_host::plugin::EMBEDDED_COMPONENT, caps, options).expect("host"),
             ),
+            spin: None,
             _dir: dir,
+        }
+    }
+
+    /// [`Backend::Spin`] with these application variables set over
+    /// `spin.toml`'s defaults (as `spin up --variable name=value` would).
+    pub fn on_spin(overrides: &[(&str, &str)], options: HostOptions) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut values = spin::variable_defaults();
+        for (name, value) in overrides {
+            assert!(
+                values.contains_key(*name),
+                "spin.toml declares no variable {name}"
+            );
+            values.insert(name.to_string(), value.to_string());
+        }
+        // Where `spin up` keeps the default database: .spin/sqlite_db.db.
+        let database = dir.path().join("sqlite_db.db");
+        let state = SpinState::new(database.clone(), spin::component_variables(&values));
+        let relay = state.relay.clone();
+        Harness {
+            host: Arc::new(PluginHost::spin(spin::composed(), state, options).expect("Spin stand-in")),
+            spin: Some(SpinApp {
+                db: spin::SpinDb::new(database),
+                relay,
+            }),
+            _dir: Some(dir),
         }
     }
 
     /// Typed calls into a host made elsewhere (e.g. one a server serves).
     pub fn over(host: Arc<PluginHost>) -> Self {
-        Harness { host, _dir: None }
+        Harness {
+            host,
+            spin: None,
+            _dir: None,
+        }
     }
 
     /// Runs `f` in a fresh instance, as every call does, and returns its
@@ -105,6 +156,9 @@ impl Harness {
 
     /// Every mail queued so far, oldest first.
     pub fn mails(&self) -> Vec<QueuedMessage> {
+        if let Some(spin) = &self.spin {
+            return spin.db.mails();
+        }
         let mut all = self.host.capabilities().outbox.list(10_000).expect("outbox");
         all.reverse();
         all
@@ -117,6 +171,9 @@ impl Harness {
     /// Live storage keys and their versions: equal listings mean nothing
     /// was written in between.
     pub fn storage_versions(&self) -> Vec<(String, u64)> {
+        if let Some(spin) = &self.spin {
+            return spin.db.versions(self.now());
+        }
         self.host
             .capabilities()
             .store
@@ -125,6 +182,9 @@ impl Harness {
     }
 
     pub fn count(&self, prefix: &str) -> usize {
+        if let Some(spin) = &self.spin {
+            return spin.db.count_prefix(prefix, self.now());
+        }
         self.host
             .capabilities()
             .store
@@ -133,8 +193,40 @@ impl Harness {
     }
 
     pub fn audit_kinds(&self) -> Vec<String> {
+        if let Some(spin) = &self.spin {
+            return spin.db.audit_kinds();
+        }
         let events = self.host.capabilities().audit.recent(10_000).expect("audit");
         events.into_iter().map(|e| e.kind).collect()
+    }
+
+    /// `GET path` through the component's `wasi:http/incoming-handler`, as
+    /// `serve` hands a request over: status and body.
+    pub fn get(&self, path: &str) -> (u16, String) {
+        use http_body_util::BodyExt;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let request = hyper::Request::get(format!("http://127.0.0.1:3000{path}"))
+            .body(http_body_util::Empty::<hyper::body::Bytes>::new())
+            .expect("request");
+        let host = self.host.clone();
+        runtime.block_on(async move {
+            let (respond, response) = tokio::sync::oneshot::channel();
+            let call = tokio::task::spawn_blocking(move || {
+                host.handle_http(
+                    request,
+                    wasmtime_wasi_http::p2::bindings::http::types::Scheme::Http,
+                    respond,
+                )
+            });
+            let response = response.await.expect("an answer").expect("a response");
+            let status = response.status().as_u16();
+            let body = response.into_body().collect().await.expect("the body").to_bytes();
+            call.await.expect("joined").expect("handled");
+            (status, String::from_utf8(body.to_vec()).expect("UTF-8"))
+        })
     }
 
     // --- enrollment ------------------------------------------------------
@@ -315,15 +407,19 @@ pub fn link_token(mail: &QueuedMessage) -> String {
         .to_owned()
 }
 
-/// Defines one test per backend from a function taking a `Harness`.
+/// Defines one test per backend (memory, SQLite, Spin) from a function
+/// taking a `Harness`.
 #[macro_export]
-macro_rules! on_both_backends {
+macro_rules! on_every_backend {
     ($($name:ident),* $(,)?) => {
         mod memory {
             $( #[test] fn $name() { super::$name(&$crate::common::Harness::new($crate::common::Backend::Memory)) } )*
         }
         mod sqlite {
             $( #[test] fn $name() { super::$name(&$crate::common::Harness::new($crate::common::Backend::Sqlite)) } )*
+        }
+        mod spin {
+            $( #[test] fn $name() { super::$name(&$crate::common::Harness::new($crate::common::Backend::Spin)) } )*
         }
     };
 }

@@ -1,9 +1,15 @@
 //! The insurer's policyholders and contracts, behind the component's
 //! `directory` import: who may enroll (本人確認), and what can be renewed.
 //!
-//! The wasmtime host loads them from a JSON file the operator provides
-//! ([`FileDirectory::load`]); [`SAMPLE`] ships four fictional policyholders
-//! for local runs. The file holds values already normalised the way the
+//! One implementation for every host of the component: the wasmtime host
+//! loads the directory from a JSON file the operator provides
+//! ([`FileDirectory::load`]) and matches in memory; the Spin adapter seeds
+//! its SQLite tables from [`SAMPLE`] through the same validation
+//! ([`FileDirectory::from_json`], [`FileDirectory::policyholders`]) and
+//! matches with the same rules ([`PolicyholderRecord::matches`]).
+//! [`SAMPLE`] ships four fictional policyholders for local runs.
+//!
+//! The file holds values already normalised the way the
 //! component normalises what customers type (names NFKC without spaces, kana
 //! in full-width katakana, ASCII digits, policy numbers upper-case without
 //! hyphens), so matching is plain equality. Loading checks that, so a
@@ -21,6 +27,7 @@
 //!                  "renewable": true}]
 //! }]}
 //! ```
+#![deny(missing_docs)]
 
 use std::collections::HashMap;
 use std::collections::hash_map;
@@ -185,25 +192,69 @@ pub trait Directory: Send + Sync + 'static {
 /// A [`Directory`] loaded once from a JSON file and held in memory.
 #[derive(Debug, Clone)]
 pub struct FileDirectory {
-    holders: Vec<Holder>,
+    holders: Vec<PolicyholderRecord>,
     by_customer_id: HashMap<String, usize>,
     /// Policy numbers are unique across the file, so one identifies its
     /// holder.
     by_policy_number: HashMap<String, usize>,
 }
 
-/// One policyholder as validated from the file.
-#[derive(Debug, Clone)]
-struct Holder {
-    customer_id: String,
-    family_name: String,
-    given_name: String,
-    family_name_kana: String,
-    given_name_kana: String,
-    birth_date: Date,
-    phone: String,
-    postal_code: String,
-    contracts: Vec<Contract>,
+/// One policyholder with every identity field and their contracts, as
+/// validated from the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyholderRecord {
+    /// The insurer's customer number; unique in the directory.
+    pub customer_id: String,
+    /// Family name, NFKC-normalised, without spaces.
+    pub family_name: String,
+    /// Given name, NFKC-normalised, without spaces.
+    pub given_name: String,
+    /// Family name in full-width katakana.
+    pub family_name_kana: String,
+    /// Given name in full-width katakana.
+    pub given_name_kana: String,
+    /// Date of birth.
+    pub birth_date: Date,
+    /// Telephone number, ASCII digits only.
+    pub phone: String,
+    /// Postal code, seven ASCII digits.
+    pub postal_code: String,
+    /// The policyholder's contracts, in the insurer's order. Every policy
+    /// number is unique across the directory.
+    pub contracts: Vec<Contract>,
+}
+
+impl PolicyholderRecord {
+    /// The name shown to the customer: family and given name separated by
+    /// an ideographic space, e.g. 「山田　太郎」.
+    pub fn display_name(&self) -> String {
+        format!("{}\u{3000}{}", self.family_name, self.given_name)
+    }
+
+    /// Whether `identity` is this policyholder: every identity field equal
+    /// (plain equality on normalised values) and `identity.policy_number`
+    /// one of their contracts.
+    pub fn matches(&self, identity: &IdentityQuery) -> bool {
+        self.family_name == identity.family_name
+            && self.given_name == identity.given_name
+            && self.family_name_kana == identity.family_name_kana
+            && self.given_name_kana == identity.given_name_kana
+            && self.birth_date == identity.birth_date
+            && self.phone == identity.phone
+            && self.postal_code == identity.postal_code
+            && self
+                .contracts
+                .iter()
+                .any(|contract| contract.policy_number == identity.policy_number)
+    }
+
+    /// The policyholder as the directory answers a match.
+    pub fn policyholder(&self) -> Policyholder {
+        Policyholder {
+            customer_id: self.customer_id.clone(),
+            display_name: self.display_name(),
+        }
+    }
 }
 
 /// The file's shape. Dates stay text here, so that a bad one is reported
@@ -273,6 +324,11 @@ impl FileDirectory {
         self.holders.is_empty()
     }
 
+    /// Every policyholder, in the file's order.
+    pub fn policyholders(&self) -> &[PolicyholderRecord] {
+        &self.holders
+    }
+
     /// The sample directory ([`SAMPLE`]), for local runs.
     pub fn sample() -> Self {
         // SAMPLE is compiled in and a unit test loads it, so this cannot
@@ -280,7 +336,7 @@ impl FileDirectory {
         Self::from_json(SAMPLE).expect("the bundled sample directory is valid")
     }
 
-    fn add(&mut self, holder: Holder) -> anyhow::Result<()> {
+    fn add(&mut self, holder: PolicyholderRecord) -> anyhow::Result<()> {
         let index = self.holders.len();
         match self.by_customer_id.entry(holder.customer_id.clone()) {
             hash_map::Entry::Occupied(_) => {
@@ -313,7 +369,7 @@ impl FileDirectory {
     }
 }
 
-fn validate_holder(shape: HolderShape) -> anyhow::Result<Holder> {
+fn validate_holder(shape: HolderShape) -> anyhow::Result<PolicyholderRecord> {
     check_customer_id(&shape.customer_id).context("customer_id")?;
     for (field, value) in [
         ("family_name", &shape.family_name),
@@ -342,7 +398,7 @@ fn validate_holder(shape: HolderShape) -> anyhow::Result<Holder> {
             validate_contract(contract).with_context(|| place)
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
-    Ok(Holder {
+    Ok(PolicyholderRecord {
         customer_id: shape.customer_id,
         family_name: shape.family_name,
         given_name: shape.given_name,
@@ -462,17 +518,7 @@ impl Directory for FileDirectory {
         else {
             return Ok(None);
         };
-        let matches = holder.family_name == identity.family_name
-            && holder.given_name == identity.given_name
-            && holder.family_name_kana == identity.family_name_kana
-            && holder.given_name_kana == identity.given_name_kana
-            && holder.birth_date == identity.birth_date
-            && holder.phone == identity.phone
-            && holder.postal_code == identity.postal_code;
-        Ok(matches.then(|| Policyholder {
-            customer_id: holder.customer_id.clone(),
-            display_name: format!("{}\u{3000}{}", holder.family_name, holder.given_name),
-        }))
+        Ok(holder.matches(identity).then(|| holder.policyholder()))
     }
 
     fn list_contracts(&self, customer_id: &str) -> Result<Vec<Contract>, DirectoryError> {
@@ -595,6 +641,27 @@ mod tests {
         assert_eq!(directory.find_policyholder(&query).unwrap(), None);
         query.policy_number = String::new();
         assert_eq!(directory.find_policyholder(&query).unwrap(), None);
+    }
+
+    #[test]
+    fn policyholders_are_listed_in_file_order_and_match_only_themselves() {
+        let directory = FileDirectory::sample();
+        let ids: Vec<&str> = directory
+            .policyholders()
+            .iter()
+            .map(|holder| holder.customer_id.as_str())
+            .collect();
+        assert_eq!(ids, ["C0000001", "C0000002", "C0000003", "C0000004"]);
+        let yamada = &directory.policyholders()[0];
+        assert_eq!(yamada.display_name(), "山田\u{3000}太郎");
+        assert_eq!(
+            yamada.policyholder(),
+            directory.find_policyholder(&self::yamada()).unwrap().unwrap()
+        );
+        assert!(yamada.matches(&self::yamada()));
+        for other in &directory.policyholders()[1..] {
+            assert!(!other.matches(&self::yamada()));
+        }
     }
 
     #[test]

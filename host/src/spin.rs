@@ -1,0 +1,282 @@
+//! A stand-in for Spin's host, for tests: it runs the customer-web
+//! component *composed with the Spin adapter* (as `spin up` composes it
+//! from `spin.toml`) on this host's engine, limits and clock, against the
+//! interfaces Spin gives a component instead of the host's capabilities:
+//!
+//! - `fermyon:spin/sqlite@2.0.0` on rusqlite: a real SQLite file, one
+//!   connection per `open` with a 5 s busy timeout, each statement prepared
+//!   (cached) and run on its own in autocommit, every row returned, errors
+//!   as `io(message)`: what Spin's in-process SQLite does;
+//! - `fermyon:spin/variables@2.0.0` from a map of resolved values;
+//! - `wasi:http/types` and `wasi:http/outgoing-handler`, whose requests
+//!   never leave the process: a [`Relay`] records each one and answers it;
+//! - the rest of WASI 0.2 as wasmtime provides it (Spin uses the same
+//!   crates), with this host's wall clock.
+//!
+//! Built with the `spin-harness` feature, which only the e2e tests enable
+//! (`PluginHost::spin`). The WIT of the two `fermyon:spin` interfaces is
+//! vendored in `tests/wit-spin/`; the e2e tests check it against
+//! spin-sdk's copy.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use wasmtime::component::{HasSelf, Linker, Resource};
+use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpHooks};
+
+use crate::clock::Clock;
+use crate::ctx::HostCtx;
+
+#[allow(missing_docs)] // generated from the vendored WIT, documented there
+mod bindings {
+    wasmtime::component::bindgen!({
+        path: "../tests/wit-spin",
+        world: "customer-web:spin-harness/spin-host",
+        imports: { default: trappable },
+    });
+}
+
+pub use bindings::fermyon::spin::{sqlite, variables};
+
+/// The name of the one database Spin grants (`sqlite_databases`).
+pub const DEFAULT_DATABASE: &str = "default";
+
+/// How long a statement waits for another connection's lock: rusqlite's
+/// default, which Spin's in-process SQLite keeps.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What the Spin stand-in serves, shared by every call.
+#[derive(Clone, Debug)]
+pub struct SpinState {
+    /// The file behind the `default` database (`spin up` keeps it in
+    /// `.spin/sqlite_db.db`). Other names are refused with `access-denied`.
+    pub database: PathBuf,
+    /// Variable values by name, as Spin resolves them for the component
+    /// (its `[component.*.variables]`, templates filled in).
+    pub variables: BTreeMap<String, String>,
+    /// The wall clock the composition sees (tests move it).
+    pub clock: Clock,
+    /// Where outgoing HTTP requests go.
+    pub relay: Relay,
+}
+
+impl SpinState {
+    /// A stand-in over this database file and these variables, with the
+    /// system clock and a relay that answers 200.
+    pub fn new(database: PathBuf, variables: BTreeMap<String, String>) -> Self {
+        SpinState {
+            database,
+            variables,
+            clock: Clock::system(),
+            relay: Relay::new(200),
+        }
+    }
+}
+
+/// The receiver of every outgoing HTTP request: it records the request and
+/// answers with its current status and an empty body. Clones share both.
+#[derive(Clone, Debug)]
+pub struct Relay {
+    requests: Arc<Mutex<Vec<RelayedRequest>>>,
+    status: Arc<AtomicU16>,
+}
+
+/// One outgoing request, as it reached the [`Relay`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RelayedRequest {
+    /// The method, e.g. `POST`.
+    pub method: String,
+    /// The full URI.
+    pub uri: String,
+    /// Every header, in order, values as text (lossy).
+    pub headers: Vec<(String, String)>,
+    /// The whole body.
+    pub body: Vec<u8>,
+}
+
+impl Relay {
+    /// A relay answering `status`.
+    pub fn new(status: u16) -> Self {
+        Relay {
+            requests: Arc::default(),
+            status: Arc::new(AtomicU16::new(status)),
+        }
+    }
+
+    /// Answers later requests with `status`.
+    pub fn answer_with(&self, status: u16) {
+        self.status.store(status, Ordering::SeqCst);
+    }
+
+    /// Every request received so far, oldest first.
+    pub fn requests(&self) -> Vec<RelayedRequest> {
+        self.requests.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+impl WasiHttpHooks for Relay {
+    fn send_request(
+        &mut self,
+        request: hyper::Request<WasiBody>,
+        _options: Option<RequestOptions>,
+        _fut: Box<dyn Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
+    ) -> Box<
+        dyn Future<
+                Output = wasmtime_wasi_http::Result<(
+                    hyper::Response<WasiBody>,
+                    Box<dyn Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
+                )>,
+            > + Send,
+    > {
+        let relay = self.clone();
+        Box::new(async move {
+            let (parts, body) = request.into_parts();
+            let body = body.collect().await?.to_bytes().to_vec();
+            relay
+                .requests
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(RelayedRequest {
+                    method: parts.method.to_string(),
+                    uri: parts.uri.to_string(),
+                    headers: parts
+                        .headers
+                        .iter()
+                        .map(|(k, v)| (k.to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+                        .collect(),
+                    body,
+                });
+            let response = hyper::Response::builder()
+                .status(relay.status.load(Ordering::SeqCst))
+                .body(
+                    Full::new(Bytes::new())
+                        .map_err(|never| match never {})
+                        .boxed_unsync(),
+                )
+                .map_err(|e| wasmtime_wasi_http::Error::InternalError(Some(e.to_string())))?;
+            let io: Box<dyn Future<Output = wasmtime_wasi_http::Result<()>> + Send> =
+                Box::new(async { Ok(()) });
+            Ok((response, io))
+        })
+    }
+}
+
+/// One call's share of the stand-in: its open connections and its relay.
+pub(crate) struct SpinCtx {
+    state: Arc<SpinState>,
+    connections: HashMap<u32, rusqlite::Connection>,
+    next: u32,
+    pub(crate) relay: Relay,
+}
+
+impl SpinCtx {
+    pub(crate) fn new(state: Arc<SpinState>) -> Self {
+        SpinCtx {
+            relay: state.relay.clone(),
+            state,
+            connections: HashMap::new(),
+            next: 0,
+        }
+    }
+}
+
+/// Links what Spin provides, as far as the composition imports it: all of
+/// WASI 0.2 (wasmtime's 0.2.6 definitions serve the adapter's 0.2.6 and
+/// the component's 0.2.12 imports), `wasi:http` types and outgoing handler,
+/// and the two `fermyon:spin` interfaces. Nothing defines the type-only
+/// `customer-web:plugin/types`, which the composition still imports:
+/// wasmtime accepts an instance import that holds no functions.
+pub(crate) fn add_to_linker(linker: &mut Linker<HostCtx>) -> wasmtime::Result<()> {
+    wasmtime_wasi::p2::add_to_linker_sync(linker)?;
+    wasmtime_wasi_http::p2::add_only_http_to_linker_sync(linker)?;
+    bindings::SpinHost::add_to_linker::<HostCtx, HasSelf<SpinCtx>>(linker, HostCtx::spin)
+}
+
+impl sqlite::Host for SpinCtx {}
+
+impl sqlite::HostConnection for SpinCtx {
+    fn open(
+        &mut self,
+        database: String,
+    ) -> wasmtime::Result<Result<Resource<sqlite::Connection>, sqlite::Error>> {
+        if database != DEFAULT_DATABASE {
+            return Ok(Err(sqlite::Error::AccessDenied));
+        }
+        let connection = match rusqlite::Connection::open(&self.state.database)
+            .and_then(|c| c.busy_timeout(BUSY_TIMEOUT).map(|()| c))
+        {
+            Ok(c) => c,
+            Err(e) => return Ok(Err(sqlite::Error::Io(e.to_string()))),
+        };
+        self.next += 1;
+        self.connections.insert(self.next, connection);
+        Ok(Ok(Resource::new_own(self.next)))
+    }
+
+    fn execute(
+        &mut self,
+        connection: Resource<sqlite::Connection>,
+        statement: String,
+        parameters: Vec<sqlite::Value>,
+    ) -> wasmtime::Result<Result<sqlite::QueryResult, sqlite::Error>> {
+        let Some(connection) = self.connections.get(&connection.rep()) else {
+            return Ok(Err(sqlite::Error::InvalidConnection));
+        };
+        Ok(execute(connection, &statement, parameters).map_err(|e| sqlite::Error::Io(e.to_string())))
+    }
+
+    fn drop(&mut self, connection: Resource<sqlite::Connection>) -> wasmtime::Result<()> {
+        self.connections.remove(&connection.rep());
+        Ok(())
+    }
+}
+
+fn execute(
+    connection: &rusqlite::Connection,
+    statement: &str,
+    parameters: Vec<sqlite::Value>,
+) -> rusqlite::Result<sqlite::QueryResult> {
+    use rusqlite::types::{Value, ValueRef};
+    let mut prepared = connection.prepare_cached(statement)?;
+    let columns: Vec<String> = prepared.column_names().map(str::to_owned).collect();
+    let parameters = parameters.into_iter().map(|v| match v {
+        sqlite::Value::Integer(i) => Value::Integer(i),
+        sqlite::Value::Real(f) => Value::Real(f),
+        sqlite::Value::Text(t) => Value::Text(t),
+        sqlite::Value::Blob(b) => Value::Blob(b),
+        sqlite::Value::Null => Value::Null,
+    });
+    let rows = prepared
+        .query_map(rusqlite::params_from_iter(parameters), |row| {
+            let values = (0..columns.len())
+                .map(|i| {
+                    Ok(match row.get_ref(i)? {
+                        ValueRef::Null => sqlite::Value::Null,
+                        ValueRef::Integer(i) => sqlite::Value::Integer(i),
+                        ValueRef::Real(f) => sqlite::Value::Real(f),
+                        ValueRef::Text(t) => sqlite::Value::Text(String::from_utf8_lossy(t).into_owned()),
+                        ValueRef::Blob(b) => sqlite::Value::Blob(b.to_vec()),
+                    })
+                })
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(sqlite::RowResult { values })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(sqlite::QueryResult { columns, rows })
+}
+
+impl variables::Host for SpinCtx {
+    fn get(&mut self, name: String) -> wasmtime::Result<Result<String, variables::Error>> {
+        Ok(self
+            .state
+            .variables
+            .get(&name)
+            .cloned()
+            .ok_or_else(|| variables::Error::Undefined(format!("no variable for {name:?}"))))
+    }
+}

@@ -1,0 +1,179 @@
+//! The dev mailbox of the Spin app, for development only: `/_dev/mail`
+//! lists the adapter's mail outbox (table `cw_outbox` in the app's
+//! `default` SQLite database), newest first, and `/_dev/mail/{id}` shows
+//! one message with its links clickable, so a developer can open the
+//! one-time link without a mail server. The pages are those of the wasmtime
+//! host's dev mailbox (host/src/dev.rs), with the same headers.
+//!
+//! Like the host's, it answers only clients on loopback (Spin's
+//! `spin-client-addr` header); anyone else gets 404. Leave the component
+//! and its route out of a production manifest all the same.
+
+#[path = "../../adapter/src/sql.rs"]
+#[allow(dead_code)] // the adapter's statements; the mailbox reads the outbox only
+mod sql;
+
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+
+use spin_sdk::http::{IntoResponse, Request, Response};
+use spin_sdk::http_component;
+use spin_sdk::sqlite::{Connection, QueryResult, RowResult, Value};
+
+/// Most messages the list shows.
+const LIST_LIMIT: i64 = 200;
+
+#[http_component]
+fn handle(request: Request) -> anyhow::Result<impl IntoResponse> {
+    Ok(answer(&request))
+}
+
+fn answer(request: &Request) -> Response {
+    if !from_loopback(request) {
+        return page(404, "見つかりません", "<p>ページが見つかりません。</p>");
+    }
+    let rest = request.path().trim_start_matches("/_dev/mail").trim_matches('/');
+    let db = match Connection::open_default() {
+        Ok(db) => db,
+        Err(e) => return unavailable(&e.to_string()),
+    };
+    // No outbox table yet: nothing was ever sent.
+    match db.execute(sql::OUTBOX_EXISTS, &[]) {
+        Ok(exists) if exists.rows.is_empty() => return list_page(&[]),
+        Ok(_) => {}
+        Err(e) => return unavailable(&e.to_string()),
+    }
+    if rest.is_empty() {
+        return match db.execute(sql::OUTBOX_LIST, &[Value::Integer(LIST_LIMIT)]) {
+            Ok(QueryResult { rows, .. }) => list_page(&rows),
+            Err(e) => unavailable(&e.to_string()),
+        };
+    }
+    let Ok(id) = rest.parse::<i64>() else {
+        return not_found();
+    };
+    match db.execute(sql::OUTBOX_GET, &[Value::Integer(id)]) {
+        Ok(QueryResult { rows, .. }) => match rows.first() {
+            Some(row) => message_page(row),
+            None => not_found(),
+        },
+        Err(e) => unavailable(&e.to_string()),
+    }
+}
+
+/// Whether Spin reports the client on a loopback address.
+fn from_loopback(request: &Request) -> bool {
+    request
+        .header("spin-client-addr")
+        .and_then(|value| value.as_str())
+        .and_then(|addr| addr.parse::<SocketAddr>().ok())
+        .is_some_and(|addr| addr.ip().is_loopback())
+}
+
+fn cell(row: &RowResult, index: usize) -> String {
+    escape(row.get::<&str>(index).unwrap_or_default())
+}
+
+fn list_page(rows: &[RowResult]) -> Response {
+    let mut html = String::new();
+    for row in rows {
+        let id = row.get::<i64>(0).unwrap_or_default();
+        let _ = write!(
+            html,
+            "<tr><td><a href=\"/_dev/mail/{id}\">#{id}</a></td><td>{to}</td><td>{subject}</td><td>{kind}</td><td>{state}</td></tr>",
+            to = cell(row, 1),
+            subject = cell(row, 2),
+            kind = cell(row, 3),
+            state = cell(row, 4),
+        );
+    }
+    if rows.is_empty() {
+        html.push_str("<tr><td colspan=\"5\">メールはまだありません。</td></tr>");
+    }
+    page(
+        200,
+        "開発用メールボックス",
+        &format!(
+            "<table><thead><tr><th>#</th><th>宛先</th><th>件名</th><th>種類</th><th>状態</th></tr></thead><tbody>{html}</tbody></table>"
+        ),
+    )
+}
+
+fn message_page(row: &RowResult) -> Response {
+    // URLs become links: the developer's next step is opening the link.
+    let body: String = row
+        .get::<&str>(2)
+        .unwrap_or_default()
+        .lines()
+        .map(|line| {
+            let trimmed = line.trim();
+            if (trimmed.starts_with("https://") || trimmed.starts_with("http://")) && !trimmed.contains(' ') {
+                format!("<a href=\"{0}\">{0}</a>\n", escape(trimmed))
+            } else {
+                format!("{}\n", escape(line))
+            }
+        })
+        .collect();
+    let last_error = row
+        .get::<&str>(6)
+        .map(|error| format!("<dt>最後のエラー</dt><dd>{}</dd>", escape(error)))
+        .unwrap_or_default();
+    page(
+        200,
+        row.get::<&str>(1).unwrap_or_default(),
+        &format!(
+            "<p><a href=\"/_dev/mail\">← 一覧</a></p><dl><dt>宛先</dt><dd>{to}</dd><dt>件名</dt><dd>{subject}</dd><dt>種類</dt><dd>{kind}</dd><dt>状態</dt><dd>{state}（{attempts}回試行）</dd>{last_error}</dl><pre>{body}</pre>",
+            to = cell(row, 0),
+            subject = cell(row, 1),
+            kind = cell(row, 3),
+            state = cell(row, 4),
+            attempts = row.get::<i64>(5).unwrap_or_default(),
+        ),
+    )
+}
+
+fn not_found() -> Response {
+    page(404, "見つかりません", "<p>そのメールはありません。</p>")
+}
+
+fn unavailable(error: &str) -> Response {
+    page(503, "エラー", &escape(error))
+}
+
+/// A page with the headers of the wasmtime host's dev pages.
+fn page(status: u16, title: &str, body: &str) -> Response {
+    let html = format!(
+        "<!DOCTYPE html><html lang=\"ja\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{title}</title>\
+         <style>body{{font-family:sans-serif;margin:1rem;max-width:60rem}}table{{border-collapse:collapse;width:100%}}td,th{{border:1px solid #ccc;padding:.3rem;text-align:left}}pre{{white-space:pre-wrap;background:#f6f6f6;padding:1rem}}</style></head>\
+         <body><h1>{title}</h1>{body}</body></html>",
+        title = escape(title),
+    );
+    Response::builder()
+        .status(status)
+        .header("content-type", "text/html; charset=utf-8")
+        .header("cache-control", "no-store")
+        .header("x-content-type-options", "nosniff")
+        .header("referrer-policy", "no-referrer")
+        .header(
+            "content-security-policy",
+            "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'",
+        )
+        .body(html)
+        .build()
+}
+
+/// HTML-escapes text for element content and attribute values.
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}

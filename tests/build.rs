@@ -1,0 +1,81 @@
+//! Builds the Spin app's own components, so the Spin tests find them after
+//! a plain `cargo test`: the adapter (`SPIN_ADAPTER_WASM`) and the dev
+//! mailbox (`SPIN_DEV_MAILBOX_WASM`), each with exactly the cargo command
+//! of its build section in spin.toml, into target/spin. (The customer-web
+//! component itself is host/build.rs's, in target/guest.)
+//!
+//! Each inner cargo gets its own target directory (sharing the outer one
+//! deadlocks on cargo's build lock) and none of the outer build's CARGO_* or
+//! RUSTFLAGS settings, which describe the native build, not wasm32-wasip2.
+
+use std::env;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// spin.toml's commands, word for word, after `cargo`.
+const ADAPTER: [&str; 8] = [
+    "build",
+    "--package",
+    "customer-web-spin-adapter",
+    "--release",
+    "--target",
+    "wasm32-wasip2",
+    "--target-dir",
+    "target/spin",
+];
+const DEV_MAILBOX: [&str; 8] = [
+    "build",
+    "--package",
+    "customer-web-spin-dev-mailbox",
+    "--release",
+    "--target",
+    "wasm32-wasip2",
+    "--target-dir",
+    "target/spin",
+];
+
+fn main() {
+    let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
+    let root = manifest_dir
+        .parent()
+        .expect("tests/ sits in the workspace root")
+        .to_path_buf();
+    for watched in ["spin", "wit", "component/directory", "Cargo.toml", "Cargo.lock"] {
+        println!("cargo:rerun-if-changed={}", root.join(watched).display());
+    }
+    let release = root.join("target/spin/wasm32-wasip2/release");
+    build(&root, &ADAPTER);
+    println!(
+        "cargo:rustc-env=SPIN_ADAPTER_WASM={}",
+        release.join("customer_web_spin_adapter.wasm").display()
+    );
+    build(&root, &DEV_MAILBOX);
+    println!(
+        "cargo:rustc-env=SPIN_DEV_MAILBOX_WASM={}",
+        release.join("customer_web_spin_dev_mailbox.wasm").display()
+    );
+}
+
+/// Runs `cargo ARGS` in the workspace root, as `spin build` runs it there.
+fn build(root: &Path, args: &[&str]) {
+    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(root).args(args);
+    if env::var_os("CUSTOMER_WEB_OFFLINE").is_some() {
+        cmd.arg("--offline");
+    }
+    for (key, _) in env::vars_os() {
+        let key = key.to_string_lossy();
+        if key.starts_with("CARGO_")
+            || key == "RUSTFLAGS"
+            || key == "RUSTC"
+            || key == "RUSTC_WRAPPER"
+            || key == "RUSTC_WORKSPACE_WRAPPER"
+            || key == "RUSTDOC"
+        {
+            cmd.env_remove(key.as_ref());
+        }
+    }
+    let status = cmd.status().expect("cargo runs");
+    assert!(status.success(), "`cargo {}` failed", args.join(" "));
+}

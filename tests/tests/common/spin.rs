@@ -1,0 +1,296 @@
+//! The Spin side of the harness: `spin.toml` as Spin reads it, the
+//! composition `spin up` makes from it, and reads of the Spin app's SQLite
+//! database (the adapter's `cw_*` tables, `spin/adapter/src/sql.rs`).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use anyhow::{Context, bail};
+use customer_web_host::db::{column_u64, to_sql_u64};
+use customer_web_host::mail::{OUTBOX_COLUMNS, QueuedMessage, read_outbox_row};
+use wac_graph::types::{Package, SubtypeChecker};
+use wac_graph::{CompositionGraph, EncodeOptions};
+
+/// The component id of customer-web in `spin.toml`.
+pub const MAIN: &str = "customer-web";
+/// The component id of the dev mailbox in `spin.toml`.
+pub const DEV_MAILBOX: &str = "dev-mailbox";
+
+/// The workspace root, where `spin.toml` sits.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ sits in the workspace root")
+        .to_path_buf()
+}
+
+/// `spin.toml`, parsed.
+pub fn manifest() -> &'static toml::Table {
+    static MANIFEST: OnceLock<toml::Table> = OnceLock::new();
+    MANIFEST.get_or_init(|| {
+        let text =
+            std::fs::read_to_string(root().join("spin.toml")).expect("spin.toml at the workspace root");
+        toml::from_str(&text).expect("spin.toml is TOML")
+    })
+}
+
+/// `[component.<id>]`.
+pub fn component(id: &str) -> &'static toml::Table {
+    manifest()["component"][id]
+        .as_table()
+        .unwrap_or_else(|| panic!("spin.toml has no [component.{id}]"))
+}
+
+/// The application variables' defaults (`[variables]`).
+pub fn variable_defaults() -> BTreeMap<String, String> {
+    manifest()["variables"]
+        .as_table()
+        .expect("[variables]")
+        .iter()
+        .filter_map(|(name, v)| Some((name.clone(), v.get("default")?.as_str()?.to_owned())))
+        .collect()
+}
+
+/// The `name`s of every `{{ name }}` in a manifest string.
+pub fn template_names(text: &str) -> Vec<String> {
+    text.split("{{")
+        .skip(1)
+        .filter_map(|part| part.split_once("}}"))
+        .map(|(name, _)| name.trim().to_owned())
+        .collect()
+}
+
+/// The variables Spin gives customer-web (and, as it inherits the
+/// configuration, its adapter): `[component.customer-web.variables]` with
+/// each `{{ name }}` filled in from `values`.
+pub fn component_variables(values: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    component(MAIN)["variables"]
+        .as_table()
+        .expect("[component.customer-web.variables]")
+        .iter()
+        .map(|(name, template)| {
+            let mut text = template.as_str().expect("a variable is a string").to_owned();
+            for var in template_names(&text) {
+                let value = values
+                    .get(&var)
+                    .unwrap_or_else(|| panic!("{{{{ {var} }}}} has no value"));
+                text = text.replacen(&format!("{{{{ {var} }}}}"), value, 1);
+            }
+            (name.clone(), text)
+        })
+        .collect()
+}
+
+/// customer-web's `[component.customer-web.dependencies]`: each key and
+/// the component file its `path` names.
+pub fn dependencies() -> Vec<(String, PathBuf)> {
+    component(MAIN)["dependencies"]
+        .as_table()
+        .expect("[component.customer-web.dependencies]")
+        .iter()
+        .map(|(key, d)| {
+            let path = d["path"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{key}: a local path"));
+            (key.clone(), root().join(path))
+        })
+        .collect()
+}
+
+/// Does the dependency name `dependency` (`pkg:ns`, `pkg:ns/iface`,
+/// `pkg:ns/iface@version`) name the import `import`? Spin's
+/// `matches_import`, without the `pkg:ns@version` form.
+pub fn matches(dependency: &str, import: &str) -> bool {
+    let Some((package, rest)) = import.split_once('/') else {
+        return false;
+    };
+    let (interface, version) = rest.split_once('@').map_or((rest, None), |(i, v)| (i, Some(v)));
+    match dependency.split_once('/') {
+        None => dependency == package,
+        Some((dep_package, dep_rest)) => {
+            let (dep_interface, dep_version) = dep_rest
+                .split_once('@')
+                .map_or((dep_rest, None), |(i, v)| (i, Some(v)));
+            dep_package == package
+                && dep_interface == interface
+                && (dep_version.is_none() || dep_version == version)
+        }
+    }
+}
+
+/// Composes `main` with its dependencies (manifest key, component bytes)
+/// as `spin up` does (spinframework/spin `crates/compose`): each entry is
+/// its own instance; every import of `main` an entry's key matches is
+/// satisfied by that instance's export of the same name, after a subtype
+/// check; every export of `main` is re-exported; whatever stays unsatisfied
+/// (WASI, `fermyon:spin`, type-only interfaces) becomes an import of the
+/// composition. The encoding is validated, as Spin's is.
+pub fn compose(main: &[u8], dependencies: &[(&str, &[u8])]) -> anyhow::Result<Vec<u8>> {
+    let mut graph = CompositionGraph::new();
+    let package = Package::from_bytes("main", None, main.to_vec(), graph.types_mut())?;
+    let main_world = package.ty();
+    let package = graph.register_package(package)?;
+    let main_instance = graph.instantiate(package);
+    let imports: Vec<String> = graph.types()[main_world].imports.keys().cloned().collect();
+    let mut cache = Default::default();
+    let mut satisfied = BTreeMap::<String, String>::new();
+    for (n, (dependency, bytes)) in dependencies.iter().enumerate() {
+        let matched: Vec<&String> = imports.iter().filter(|i| matches(dependency, i)).collect();
+        if matched.is_empty() {
+            bail!("dependency {dependency:?} matches no import (Spin: UnmatchedDependencyName)");
+        }
+        let package =
+            Package::from_bytes(&format!("dependency{n}"), None, bytes.to_vec(), graph.types_mut())?;
+        let dependency_world = package.ty();
+        let package = graph.register_package(package)?;
+        let instance = graph.instantiate(package);
+        for name in matched {
+            if let Some(other) = satisfied.insert(name.clone(), dependency.to_string()) {
+                bail!("{name} is matched by {other:?} and {dependency:?} (Spin: DependencyConflicts)");
+            }
+            let export = *graph.types()[dependency_world]
+                .exports
+                .get(name)
+                .with_context(|| format!("{dependency:?} does not export {name} (Spin: MissingExport)"))?;
+            let import = graph.types()[main_world].imports[name];
+            SubtypeChecker::new(&mut cache)
+                .is_subtype(export, graph.types(), import, graph.types())
+                .with_context(|| format!("{dependency:?}'s export {name} does not fit the import"))?;
+            let alias = graph.alias_instance_export(instance, name)?;
+            graph.set_instantiation_argument(main_instance, name, alias)?;
+        }
+    }
+    let exports: Vec<String> = graph.types()[main_world].exports.keys().cloned().collect();
+    for name in exports {
+        let alias = graph.alias_instance_export(main_instance, &name)?;
+        graph.export(alias, &name)?;
+    }
+    graph
+        .encode(EncodeOptions::default())
+        .context("encoding the composition (Spin: failed to encode composition graph)")
+}
+
+/// The component the wasmtime host embeds, composed with the dependencies
+/// `spin.toml` names, as `spin up` would run it. Composed once per test
+/// binary.
+pub fn composed() -> &'static [u8] {
+    static COMPOSED: OnceLock<Vec<u8>> = OnceLock::new();
+    COMPOSED.get_or_init(|| {
+        let files: Vec<(String, Vec<u8>)> = dependencies()
+            .into_iter()
+            .map(|(key, path)| {
+                let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                (key, bytes)
+            })
+            .collect();
+        let refs: Vec<(&str, &[u8])> = files.iter().map(|(k, b)| (k.as_str(), b.as_slice())).collect();
+        compose(customer_web_host::plugin::EMBEDDED_COMPONENT, &refs)
+            .expect("the composition Spin would make")
+    })
+}
+
+/// The import and export names of a component.
+pub fn interfaces(wasm: &[u8]) -> (BTreeSet<String>, BTreeSet<String>) {
+    let decoded = wit_component::decode(wasm).expect("a component");
+    let wit_component::DecodedWasm::Component(resolve, world) = decoded else {
+        panic!("not a component");
+    };
+    let world = &resolve.worlds[world];
+    let imports = world.imports.keys().map(|k| resolve.name_world_key(k)).collect();
+    let exports = world.exports.keys().map(|k| resolve.name_world_key(k)).collect();
+    (imports, exports)
+}
+
+/// The Spin app's database, as the adapter writes it.
+pub struct SpinDb {
+    path: PathBuf,
+}
+
+impl SpinDb {
+    pub fn new(path: PathBuf) -> Self {
+        SpinDb { path }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn open(&self) -> rusqlite::Connection {
+        let conn = rusqlite::Connection::open(&self.path).expect("the Spin database");
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .expect("busy timeout");
+        conn
+    }
+
+    /// Whether the adapter has made its tables yet (it does at its first call).
+    fn has(&self, conn: &rusqlite::Connection, table: &str) -> bool {
+        conn.query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
+            [table],
+            |row| row.get::<_, i64>(0),
+        )
+        .expect("sqlite_master")
+            > 0
+    }
+
+    /// `cw_outbox`, oldest first.
+    pub fn mails(&self) -> Vec<QueuedMessage> {
+        let conn = self.open();
+        if !self.has(&conn, "cw_outbox") {
+            return Vec::new();
+        }
+        let mut statement = conn
+            .prepare(&format!("SELECT {OUTBOX_COLUMNS} FROM cw_outbox ORDER BY id"))
+            .expect("cw_outbox");
+        statement
+            .query_map([], read_outbox_row)
+            .expect("cw_outbox")
+            .collect::<Result<_, _>>()
+            .expect("cw_outbox rows")
+    }
+
+    /// The kinds of `cw_audit`, newest first (as the host's audit log
+    /// lists them).
+    pub fn audit_kinds(&self) -> Vec<String> {
+        let conn = self.open();
+        if !self.has(&conn, "cw_audit") {
+            return Vec::new();
+        }
+        let mut statement = conn
+            .prepare("SELECT kind FROM cw_audit ORDER BY id DESC")
+            .expect("cw_audit");
+        statement
+            .query_map([], |row| row.get(0))
+            .expect("cw_audit")
+            .collect::<Result<_, _>>()
+            .expect("cw_audit rows")
+    }
+
+    /// Live keys of `cw_kv` and their versions, in key order.
+    pub fn versions(&self, now: u64) -> Vec<(String, u64)> {
+        let conn = self.open();
+        if !self.has(&conn, "cw_kv") {
+            return Vec::new();
+        }
+        let mut statement = conn
+            .prepare(
+                "SELECT key, version FROM cw_kv WHERE expires_at IS NULL OR expires_at > ?1
+                 ORDER BY CAST(key AS BLOB)",
+            )
+            .expect("cw_kv");
+        statement
+            .query_map([to_sql_u64(now)], |row| Ok((row.get(0)?, column_u64(row, 1)?)))
+            .expect("cw_kv")
+            .collect::<Result<_, _>>()
+            .expect("cw_kv rows")
+    }
+
+    /// How many live keys of `cw_kv` start with `prefix`.
+    pub fn count_prefix(&self, prefix: &str, now: u64) -> usize {
+        self.versions(now)
+            .iter()
+            .filter(|(key, _)| key.starts_with(prefix))
+            .count()
+    }
+}
