@@ -4,13 +4,15 @@
 //! of its build section in spin.toml, into target/spin. (The customer-web
 //! component itself is host/build.rs's, in target/guest.)
 //!
-//! Each inner cargo gets its own target directory (sharing the outer one
-//! deadlocks on cargo's build lock) and none of the outer build's CARGO_* or
-//! RUSTFLAGS settings, which describe the native build, not wasm32-wasip2.
+//! Each inner cargo gets its own target directory and a clean environment
+//! (`guest_build::wasm_cargo`, shared with host/build.rs).
 
 use std::env;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+
+#[path = "../host/src/guest_build.rs"]
+#[allow(dead_code)] // the guest's constants are host/build.rs's business
+mod guest_build;
 
 /// spin.toml's commands, word for word, after `cargo`.
 const ADAPTER: [&str; 8] = [
@@ -58,24 +60,7 @@ fn main() {
 
 /// Runs `cargo ARGS` in the workspace root, as `spin build` runs it there.
 fn build(root: &Path, args: &[&str]) {
-    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut cmd = Command::new(cargo);
-    cmd.current_dir(root).args(args);
-    if env::var_os("CUSTOMER_WEB_OFFLINE").is_some() {
-        cmd.arg("--offline");
-    }
-    for (key, _) in env::vars_os() {
-        let key = key.to_string_lossy();
-        if key.starts_with("CARGO_")
-            || key == "RUSTFLAGS"
-            || key == "RUSTC"
-            || key == "RUSTC_WRAPPER"
-            || key == "RUSTC_WORKSPACE_WRAPPER"
-            || key == "RUSTDOC"
-        {
-            cmd.env_remove(key.as_ref());
-        }
-    }
+    let mut cmd = guest_build::wasm_cargo(root, args);
     let status = cmd.status().expect("cargo runs");
     assert!(status.success(), "`cargo {}` failed", args.join(" "));
 }

@@ -2,7 +2,11 @@
 //! command, run from the workspace root. `host/build.rs` runs it, and
 //! `spin.toml`'s build command must be this very command (checked by the
 //! e2e crate's `spin` test), so `spin build` and the host make the same
-//! bytes in the same place.
+//! bytes in the same place. The e2e crate's build script builds the Spin
+//! components with [`wasm_cargo`] too.
+
+use std::path::Path;
+use std::process::Command;
 
 /// `cargo` arguments; the target directory ([`TARGET_DIR`]) follows.
 pub const CARGO_ARGS: &[&str] = &[
@@ -21,3 +25,31 @@ pub const TARGET_DIR: &str = "target/guest";
 
 /// The built component, relative to the workspace root.
 pub const WASM: &str = "target/guest/wasm32-wasip2/release/customer_web_component.wasm";
+
+/// `cargo ARGS` for a wasm32-wasip2 build run from a build script, in the
+/// workspace `root`, as `spin build` runs it there: without the outer
+/// build's `CARGO_*`, `RUSTFLAGS` and `RUSTC*` settings, which describe
+/// the native build, not the wasm one (the inner build must name its own
+/// `--target-dir`: sharing the outer one deadlocks on cargo's build lock).
+/// `CUSTOMER_WEB_OFFLINE` adds `--offline`.
+pub fn wasm_cargo(root: &Path, args: &[&str]) -> Command {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(root).args(args);
+    if std::env::var_os("CUSTOMER_WEB_OFFLINE").is_some() {
+        cmd.arg("--offline");
+    }
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        if key.starts_with("CARGO_")
+            || key == "RUSTFLAGS"
+            || key == "RUSTC"
+            || key == "RUSTC_WRAPPER"
+            || key == "RUSTC_WORKSPACE_WRAPPER"
+            || key == "RUSTDOC"
+        {
+            cmd.env_remove(key.as_ref());
+        }
+    }
+    cmd
+}
