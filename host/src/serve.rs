@@ -190,38 +190,41 @@ pub fn host_error(cause: &str) -> Response<HyperOutgoingBody> {
 /// [`host_error`] for a client of the JSON API.
 fn api_host_error(cause: &str) -> Response<HyperOutgoingBody> {
     tracing::error!(cause, "request failed in the host");
-    let mut response = Response::new(full("{\"error\":\"internal\"}".to_owned()));
-    *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
-    let headers = response.headers_mut();
-    for (name, value) in [
-        ("content-type", "application/json"),
-        ("cache-control", "no-store"),
-        ("x-content-type-options", "nosniff"),
-        ("referrer-policy", "no-referrer"),
-        (
-            "content-security-policy",
-            "default-src 'none'; frame-ancestors 'none'; base-uri 'none'",
-        ),
-    ] {
-        headers.insert(name, hyper::header::HeaderValue::from_static(value));
-    }
-    response
+    own_response(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "application/json",
+        "default-src 'none'; frame-ancestors 'none'; base-uri 'none'",
+        "{\"error\":\"internal\"}".to_owned(),
+    )
 }
 
 /// An HTML response with the headers every page of ours carries.
 pub fn html_response(status: StatusCode, html: String) -> Response<HyperOutgoingBody> {
-    let mut response = Response::new(full(html));
+    own_response(
+        status,
+        "text/html; charset=utf-8",
+        "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'",
+        html,
+    )
+}
+
+/// An answer the host makes itself: never cached, never sniffed, never
+/// framed, no referrer.
+fn own_response(
+    status: StatusCode,
+    content_type: &'static str,
+    policy: &'static str,
+    body: String,
+) -> Response<HyperOutgoingBody> {
+    let mut response = Response::new(full(body));
     *response.status_mut() = status;
     let headers = response.headers_mut();
     for (name, value) in [
-        ("content-type", "text/html; charset=utf-8"),
+        ("content-type", content_type),
         ("cache-control", "no-store"),
         ("x-content-type-options", "nosniff"),
         ("referrer-policy", "no-referrer"),
-        (
-            "content-security-policy",
-            "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'",
-        ),
+        ("content-security-policy", policy),
     ] {
         headers.insert(name, hyper::header::HeaderValue::from_static(value));
     }

@@ -143,13 +143,20 @@ fn free_port() -> u16 {
         .expect("a free port")
 }
 
-#[test]
-fn the_enrollment_mail_arrives_as_a_mail_client_reads_it() {
+/// A running SMTP server, and a SQLite-backed host whose outbox holds one
+/// enrollment mail: (its maildir's home, server, port, host, mailed token).
+fn server_and_one_mail() -> (tempfile::TempDir, SmtpServer, u16, Harness, String) {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let server = SmtpServer::start(port, &dir.path().join("maildir"));
     let h = Harness::new(Backend::Sqlite);
     let token = h.mail_link(CONTACT);
+    (dir, server, port, h, token)
+}
+
+#[test]
+fn the_enrollment_mail_arrives_as_a_mail_client_reads_it() {
+    let (_dir, server, port, h, token) = server_and_one_mail();
     let caps = h.host.capabilities();
     let smtp =
         SmtpDelivery::from_url(&format!("smtp://127.0.0.1:{port}"), &caps.settings.sender_address).unwrap();
@@ -198,11 +205,7 @@ fn mail_waits_out_a_dead_server_and_is_delivered_once() {
 #[test]
 fn iso_2022_jp_mail_is_read_by_a_strict_decoder_and_falls_back_for_what_it_cannot_carry() {
     use customer_web_host::mail::{Charset, OutgoingMessage};
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let server = SmtpServer::start(port, &dir.path().join("maildir"));
-    let h = Harness::new(Backend::Sqlite);
-    let token = h.mail_link(CONTACT);
+    let (_dir, server, port, h, token) = server_and_one_mail();
     let caps = h.host.capabilities();
     let smtp = SmtpDelivery::from_url(&format!("smtp://127.0.0.1:{port}"), &caps.settings.sender_address)
         .unwrap()
