@@ -26,6 +26,41 @@ pub const TARGET_DIR: &str = "target/guest";
 /// The built component, relative to the workspace root.
 pub const WASM: &str = "target/guest/wasm32-wasip2/release/customer_web_component.wasm";
 
+/// The target every wasm build is for.
+pub const WASM_TARGET: &str = "wasm32-wasip2";
+
+/// Makes sure the toolchain `rust-toolchain.toml` names in `root` has the
+/// wasm32-wasip2 standard library. rustup adds a toolchain file's targets
+/// when it installs the toolchain, but not to a toolchain that was already
+/// there (a machine with Rust 1.95.0 installed before the project): then
+/// the first build adds it, so no one installs anything by hand. Without
+/// rustup there is nothing to add it with, and the wasm build's own error
+/// names the missing target.
+pub fn ensure_wasm_target(root: &Path) {
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let sysroot = Command::new(rustc)
+        .current_dir(root)
+        .args(["--print", "sysroot"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
+    let Some(sysroot) = sysroot else { return };
+    let lib = Path::new(&sysroot).join("lib/rustlib").join(WASM_TARGET);
+    if lib.is_dir() {
+        return;
+    }
+    let status = Command::new("rustup")
+        .current_dir(root)
+        .args(["target", "add", WASM_TARGET])
+        .status();
+    match status {
+        Ok(status) if status.success() => {}
+        Ok(status) => println!("cargo:warning=`rustup target add {WASM_TARGET}` failed ({status})"),
+        Err(e) => println!("cargo:warning=rustup not found ({e}); install the {WASM_TARGET} target"),
+    }
+}
+
 /// `cargo ARGS` for a wasm32-wasip2 build run from a build script, in the
 /// workspace `root`, as `spin build` runs it there: without the outer
 /// build's `CARGO_*`, `RUSTFLAGS` and `RUSTC*` settings, which describe
@@ -33,6 +68,7 @@ pub const WASM: &str = "target/guest/wasm32-wasip2/release/customer_web_componen
 /// `--target-dir`: sharing the outer one deadlocks on cargo's build lock).
 /// `CUSTOMER_WEB_OFFLINE` adds `--offline`.
 pub fn wasm_cargo(root: &Path, args: &[&str]) -> Command {
+    ensure_wasm_target(root);
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(root).args(args);

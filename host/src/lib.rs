@@ -25,6 +25,7 @@ pub mod guest_build;
 /// The insurer's directory ([`FileDirectory`](directory::FileDirectory) and the
 /// [`Directory`](directory::Directory) trait), shared with the Spin adapter.
 pub use customer_web_directory as directory;
+pub mod directory_sql;
 mod imports;
 pub mod mail;
 pub mod plugin;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
-use customer_web_host::bindings::customer_web::plugin::types::{CustomerInput, FlowError};
+use customer_web_host::bindings::exports::customer_web::plugin::types::{CustomerInput, FlowError};
 use customer_web_host::directory::{Directory, FileDirectory};
 use customer_web_host::{Capabilities, HostOptions, PluginHost, config};
 
@@ -69,6 +69,13 @@ enum Command {
         /// The JSON file.
         file: PathBuf,
     },
+    /// Prints a directory file as SQL for the Spin app:
+    /// `customer-web directory-sql FILE > directory.sql`, then
+    /// `spin up --sqlite @directory.sql`.
+    DirectorySql {
+        /// The JSON file (the shape of `--directory`).
+        file: PathBuf,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -115,6 +122,11 @@ fn main() -> anyhow::Result<()> {
         Command::CheckDirectory { file } => {
             let directory = FileDirectory::load(file)?;
             println!("{}: {} policyholders", file.display(), directory.len());
+            Ok(())
+        }
+        Command::DirectorySql { file } => {
+            let directory = FileDirectory::load(file)?;
+            print!("{}", customer_web_host::directory_sql::directory_sql(&directory));
             Ok(())
         }
     }

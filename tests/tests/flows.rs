@@ -5,9 +5,9 @@
 mod common;
 
 use common::{CONTACT, Harness, KEYWORD, PASSWORD, link_token, terms, yamada};
-use customer_web_host::bindings::customer_web::plugin::types::FlowError;
 use customer_web_host::bindings::exports::customer_web::plugin::account::SignInError;
 use customer_web_host::bindings::exports::customer_web::plugin::link::FlowKind;
+use customer_web_host::bindings::exports::customer_web::plugin::types::FlowError;
 
 on_every_backend!(
     full_enrollment_signs_in_lists_contracts_and_hands_over,

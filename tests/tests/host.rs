@@ -6,7 +6,7 @@ mod common;
 use std::collections::BTreeSet;
 
 use common::{Backend, CONTACT, Harness, KEYWORD, PASSWORD};
-use customer_web_host::bindings::customer_web::plugin::types::FlowError;
+use customer_web_host::bindings::exports::customer_web::plugin::types::FlowError;
 use customer_web_host::plugin::EMBEDDED_COMPONENT;
 use customer_web_host::{Capabilities, HostOptions, PluginHost};
 
@@ -186,7 +186,7 @@ fn race_for_one_user_id(backend: Backend) {
 
 /// 佐藤 花子 of the sample directory, typed as on screen 2; read from the
 /// sample so the test follows it.
-fn sato() -> customer_web_host::bindings::customer_web::plugin::types::CustomerInput {
+fn sato() -> customer_web_host::bindings::exports::customer_web::plugin::types::CustomerInput {
     let sample: serde_json::Value =
         serde_json::from_str(customer_web_host::directory::SAMPLE).expect("the sample is JSON");
     let holder = sample["policyholders"]
@@ -194,7 +194,7 @@ fn sato() -> customer_web_host::bindings::customer_web::plugin::types::CustomerI
         .and_then(|all| all.iter().find(|h| h["family_name"] == "佐藤"))
         .expect("the sample holds 佐藤 花子");
     let text = |field: &str| holder[field].as_str().expect(field).to_owned();
-    customer_web_host::bindings::customer_web::plugin::types::CustomerInput {
+    customer_web_host::bindings::exports::customer_web::plugin::types::CustomerInput {
         family_name: text("family_name"),
         given_name: text("given_name"),
         family_name_kana: text("family_name_kana"),

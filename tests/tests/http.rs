@@ -8,10 +8,8 @@ use std::time::Duration;
 
 use customer_web_host::directory::FileDirectory;
 use customer_web_host::{Capabilities, HostOptions};
-use support::browser::{Browser, Page, Server};
-
-const KEYWORD: &str = "ひまわり畑";
-const PASSWORD: &str = "correct horse battery";
+use support::browser::{Browser, Server};
+use support::walks::{self, KEYWORD, PASSWORD, link_from_dev_mailbox, post_json, refs};
 
 fn options() -> HostOptions {
     HostOptions {
@@ -26,201 +24,16 @@ fn sqlite_server() -> (Server, tempfile::TempDir) {
     (Server::start(caps, options()), dir)
 }
 
-fn customer(terms: &str) -> Vec<(&'static str, String)> {
-    vec![
-        ("family-name", "山田".into()),
-        ("given-name", "太郎".into()),
-        ("family-name-kana", "ﾔﾏﾀﾞ".into()),
-        ("given-name-kana", "たろう".into()),
-        ("birth-date", "１９８５年４月１日".into()),
-        ("phone", "090-1234-5678".into()),
-        ("postal-code", "100-0004".into()),
-        ("policy-number", "A123456789".into()),
-        ("accepted-terms", terms.into()),
-    ]
-}
-
-fn refs<'a>(fields: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
-    fields.iter().map(|(n, v)| (*n, v.as_str())).collect()
-}
-
-/// The newest mail's link, read through the dev mailbox as a developer
-/// would: the list, then the message.
-fn link_from_dev_mailbox(b: &mut Browser) -> String {
-    let list = b.get("/_dev/mail");
-    assert_eq!(list.status, 200);
-    let id = list
-        .body
-        .split("href=\"/_dev/mail/")
-        .nth(1)
-        .and_then(|s| s.split('"').next())
-        .expect("a mail");
-    let message = b.get(&format!("/_dev/mail/{id}"));
-    let url = message
-        .body
-        .split("<a href=\"")
-        .find(|s| s.contains("/link/"))
-        .and_then(|s| s.split('"').next());
-    let url = url.expect("a link in the mail");
-    url.split_once("/link/")
-        .map(|(_, token)| format!("/link/{token}"))
-        .expect("link path")
-}
-
-fn enroll_until_mail(b: &mut Browser) -> Page {
-    let screen2 = b.get("/enroll?agent=AG001");
-    assert_eq!(screen2.status, 200);
-    let terms = screen2
-        .field("accepted-terms")
-        .expect("terms version on screen 2");
-    let mut fields = customer(&terms);
-    // The agent code rides in a hidden field, as the browser posts it.
-    fields.push((
-        "agent-code",
-        screen2.field("agent-code").expect("agent code kept"),
-    ));
-    let to_screen3 = b.submit("/enroll?agent=AG001", "/enroll", &refs(&fields));
-    assert_eq!(to_screen3.location(), "/enroll/contact");
-    let to_review = b.submit(
-        "/enroll/contact",
-        "/enroll/contact",
-        &[
-            ("keyword", KEYWORD),
-            ("email", "taro@example.jp"),
-            ("email-confirm", "taro@example.jp"),
-        ],
-    );
-    let review = b.follow(&to_review);
-    assert!(review.body.contains(KEYWORD), "screen 4 shows the keyword");
-    let sent = b.submit("/enroll/review", "/enroll/confirm", &[]);
-    b.follow(&sent)
-}
-
 #[test]
 fn enrollment_over_http_from_the_agent_link_to_the_renewal_hand_over() {
     let (server, _dir) = sqlite_server();
-    let mut pc = server.browser();
-    let top = pc.get("/");
-    assert_eq!(top.status, 200);
-    assert!(top.body.contains("初めてご利用いただく方はこちら"));
-    assert!(top.body.contains("ユーザーＩＤ・パスワードをお忘れの方はこちら"));
-
-    let screen5 = enroll_until_mail(&mut pc);
-    assert_eq!(screen5.status, 200);
-    assert!(screen5.body.contains(KEYWORD));
-    assert!(screen5.body.contains("メモ"));
-    assert_eq!(screen5.header("cache-control"), Some("no-store"));
-
-    // The mail is opened on a phone; a scanner opened it first.
-    let link = link_from_dev_mailbox(&mut pc);
-    let mut scanner = server.browser();
-    assert_eq!(scanner.get(&link).status, 200);
-    let mut phone = server.browser();
-    let screen7 = phone.get(&link);
-    assert_eq!(screen7.status, 200);
-    assert_eq!(screen7.header("referrer-policy"), Some("no-referrer"));
-    let to_screen8 = phone.submit(&link, &link, &[("keyword", KEYWORD)]);
-    assert_eq!(to_screen8.location(), "/credentials");
-    let to_screen9 = phone.submit(
-        "/credentials",
-        "/credentials",
-        &[
-            ("user-id", "taro.yamada@example.jp"),
-            ("password", PASSWORD),
-            ("password-confirm", PASSWORD),
-        ],
-    );
-    assert_eq!(to_screen9.location(), "/credentials/review");
-    let to_complete = phone.submit("/credentials/review", "/credentials/complete", &[]);
-    let screen10 = phone.follow(&to_complete);
-    assert!(screen10.body.contains("お客さまWebサービスの登録が完了しました"));
-    let home = phone.get("/home");
-    assert!(home.body.contains("山田　太郎") && home.body.contains("契約の継続手続"));
-    let to_portal = phone.submit("/renewal", "/renewal", &[("policy-number", "A123456789")]);
-    assert!(to_portal.location().contains("/_dev/renewal?handover="));
-    let portal = phone.follow(&to_portal);
-    assert_eq!(portal.status, 200, "{}", portal.body);
-    assert!(
-        portal.body.contains("A123456789") && portal.body.contains("AG001"),
-        "{}",
-        portal.body
-    );
-    // The hand-over is one-time.
-    assert_eq!(phone.follow(&to_portal).status, 410);
-
-    // The link is spent: it says so plainly and offers to start again.
-    let spent = phone.get(&link);
-    assert_eq!(spent.status, 410);
-    assert!(spent.body.contains("/enroll"));
+    walks::enrollment_to_handover(&|| server.browser());
 }
 
 #[test]
 fn recovery_over_http_shows_the_keyword_on_screen_only() {
     let (server, _dir) = sqlite_server();
-    let mut b = server.browser();
-    enroll_until_mail(&mut b);
-    let link = link_from_dev_mailbox(&mut b);
-    b.submit(&link, &link, &[("keyword", KEYWORD)]);
-    b.submit(
-        "/credentials",
-        "/credentials",
-        &[
-            ("user-id", "taro@example.jp"),
-            ("password", PASSWORD),
-            ("password-confirm", PASSWORD),
-        ],
-    );
-    b.submit("/credentials/review", "/credentials/complete", &[]);
-
-    let mut other = server.browser();
-    let to_keyword = other.submit(
-        "/recover",
-        "/recover",
-        &[("email", "taro@example.jp"), ("birth-date", "1985/4/1")],
-    );
-    let step3 = other.follow(&to_keyword);
-    assert_eq!(step3.status, 200);
-    let keyword = step3
-        .body
-        .split("keyword-system\">")
-        .nth(1)
-        .and_then(|s| s.split('<').next())
-        .map(str::trim)
-        .expect("the keyword on step 3")
-        .to_owned();
-    assert_eq!(keyword.chars().count(), 8);
-    let link = link_from_dev_mailbox(&mut other);
-    let mail_id = other
-        .get("/_dev/mail")
-        .body
-        .split("href=\"/_dev/mail/")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_owned();
-    assert!(
-        !other
-            .get(&format!("/_dev/mail/{mail_id}"))
-            .body
-            .contains(&keyword),
-        "not in the mail"
-    );
-    other.submit(&link, &link, &[("keyword", &keyword)]);
-    other.submit(
-        "/credentials",
-        "/credentials",
-        &[
-            ("user-id", "taro@example.jp"),
-            ("password", "a brand new passphrase"),
-            ("password-confirm", "a brand new passphrase"),
-        ],
-    );
-    let done = other.submit("/credentials/review", "/credentials/complete", &[]);
-    assert!(other.follow(&done).body.contains("再設定が完了しました"));
-    // The first browser's session ended with the reset.
-    assert_eq!(b.get("/home").status, 303);
+    walks::recovery_after_enrollment(&|| server.browser());
 }
 
 #[test]
@@ -235,7 +48,7 @@ fn forms_without_the_csrf_token_are_refused_and_change_nothing() {
         .versions(server.host.capabilities().clock.now())
         .unwrap();
     let terms = b.get("/enroll").field("accepted-terms").unwrap();
-    let fields = customer(&terms);
+    let fields = walks::customer(&terms);
     let refused = b.post_form("/enroll", &refs(&fields));
     assert_eq!(refused.status, 403);
     let mut forged: Vec<(&str, &str)> = refs(&fields);
@@ -391,24 +204,6 @@ fn shutdown_lets_a_request_in_flight_finish() {
     assert!(std::net::TcpStream::connect(address).is_err());
 }
 
-/// POSTs JSON and parses the JSON answer (`null` for an empty one).
-fn post_json(b: &mut Browser, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
-    let page = b.request(
-        "POST",
-        path,
-        &[("content-type", "application/json")],
-        Some(body.to_string().as_bytes()),
-    );
-    assert_eq!(page.header("cache-control"), Some("no-store"));
-    let json = if page.body.is_empty() {
-        serde_json::Value::Null
-    } else {
-        assert_eq!(page.header("content-type"), Some("application/json"));
-        serde_json::from_str(&page.body).expect("JSON")
-    };
-    (page.status, json)
-}
-
 #[test]
 fn the_json_api_enrolls_and_signs_in_over_http() {
     use serde_json::json;
@@ -419,7 +214,7 @@ fn the_json_api_enrolls_and_signs_in_over_http() {
     let flow = started["flow"].as_str().unwrap().to_owned();
     let terms = started["terms_version"].as_str().unwrap().to_owned();
     let mut customer = json!({ "flow": flow, "accepted_terms": terms });
-    for (name, value) in self::customer(&terms) {
+    for (name, value) in walks::customer(&terms) {
         if name != "accepted-terms" {
             customer[name.replace('-', "_")] = json!(value);
         }

@@ -126,25 +126,29 @@ fn the_adapter_and_the_dev_mailbox_import_only_what_spin_provides() {
 #[test]
 fn the_adapter_exports_exactly_the_capabilities_the_component_imports() {
     let (main_imports, main_exports) = spin::interfaces(EMBEDDED_COMPONENT);
-    let (_, adapter_exports) = spin::interfaces(&read(Path::new(env!("SPIN_ADAPTER_WASM"))));
-    let is_types = |name: &String| name.starts_with("customer-web:plugin/types@");
+    let (adapter_imports, adapter_exports) = spin::interfaces(&read(Path::new(env!("SPIN_ADAPTER_WASM"))));
     let plugin = |names: &BTreeSet<String>| -> BTreeSet<String> {
         names
             .iter()
-            .filter(|n| n.starts_with("customer-web:plugin/") && !is_types(n))
+            .filter(|n| n.starts_with("customer-web:plugin/"))
             .cloned()
             .collect()
     };
+    // Every customer-web import of the component is a capability, and the
+    // adapter exports exactly those: the package key matches them all and
+    // nothing else.
     let capabilities = plugin(&main_imports);
-    assert_eq!(capabilities.len(), 5, "{capabilities:?}");
-    assert_eq!(plugin(&adapter_exports), capabilities);
-    // `types` is exported too, so that the adapter does not import it; the
-    // adapter exports nothing else.
-    assert!(adapter_exports.iter().any(is_types), "{adapter_exports:?}");
-    assert_eq!(
-        adapter_exports.len(),
-        capabilities.len() + 1,
-        "{adapter_exports:?}"
+    let expected: BTreeSet<String> = ["storage", "mail", "directory", "config", "audit"]
+        .iter()
+        .map(|c| format!("customer-web:plugin/{c}@0.1.0"))
+        .collect();
+    assert_eq!(capabilities, expected);
+    assert_eq!(adapter_exports, capabilities);
+    assert!(plugin(&adapter_imports).is_empty(), "{adapter_imports:?}");
+    // The flows' shared types are the component's export, not an import.
+    assert!(
+        main_exports.contains("customer-web:plugin/types@0.1.0"),
+        "{main_exports:?}"
     );
     assert!(
         answers_http(&main_exports),
@@ -153,34 +157,104 @@ fn the_adapter_exports_exactly_the_capabilities_the_component_imports() {
 }
 
 #[test]
-fn the_composition_imports_only_what_spin_provides_and_the_type_only_types() {
+fn the_composition_imports_only_what_spin_provides() {
     let composed = spin::composed();
-    let wit_component::DecodedWasm::Component(resolve, world) =
-        wit_component::decode(composed).expect("decodes")
-    else {
-        panic!("not a component");
-    };
-    let mut imports = Vec::new();
-    for (key, item) in &resolve.worlds[world].imports {
-        let name = resolve.name_world_key(key);
-        if !spin_provides(&name) {
-            let functions = match item {
-                wit_parser::WorldItem::Interface { id, .. } => resolve.interfaces[*id].functions.len(),
-                wit_parser::WorldItem::Function(_) => 1,
-                wit_parser::WorldItem::Type { .. } => 0,
-            };
-            assert_eq!(functions, 0, "{name}: Spin provides no such import");
-            assert!(name.starts_with("customer-web:plugin/types@"), "{name}");
-        }
-        imports.push(name);
-    }
-    let (_, exports) = spin::interfaces(composed);
+    let (imports, exports) = spin::interfaces(composed);
+    let missing: Vec<_> = imports.iter().filter(|i| !spin_provides(i)).collect();
+    assert!(missing.is_empty(), "Spin 4.0.2 provides no {missing:?}");
     let (_, main_exports) = spin::interfaces(EMBEDDED_COMPONENT);
     assert_eq!(exports, main_exports, "every export re-exported");
     println!(
         "composition ({} bytes) imports:\n  {}",
         composed.len(),
-        imports.join("\n  ")
+        imports.iter().cloned().collect::<Vec<_>>().join("\n  ")
+    );
+}
+
+#[test]
+fn the_stand_in_refuses_the_layouts_spin_refuses() {
+    let adapter = read(Path::new(env!("SPIN_ADAPTER_WASM")));
+    let main = EMBEDDED_COMPONENT;
+    // One key per interface of one package: Spin 4.0.2 registers the
+    // package once per key, and the second registration fails.
+    let per_interface: Vec<(String, &[u8])> = ["storage", "mail", "directory", "config", "audit"]
+        .iter()
+        .map(|c| (format!("customer-web:plugin/{c}"), adapter.as_slice()))
+        .collect();
+    let keys: Vec<(&str, &[u8])> = per_interface.iter().map(|(k, b)| (k.as_str(), *b)).collect();
+    let error = format!(
+        "{:#}",
+        spin::compose(MAIN, main, &keys).expect_err("Spin refuses it")
+    );
+    assert!(
+        error.contains("an error occurred when preparing dependencies")
+            && error.contains("has already been registered"),
+        "{error}"
+    );
+    // A key that names nothing the component imports.
+    let error = format!(
+        "{:#}",
+        spin::compose(MAIN, main, &[("customer-web:nothing", &adapter)]).expect_err("unmatched")
+    );
+    assert!(error.contains("doesn't match any imports"), "{error}");
+    // The package key and an interface key of the same package.
+    let error = format!(
+        "{:#}",
+        spin::compose(
+            MAIN,
+            main,
+            &[
+                ("customer-web:plugin", &adapter),
+                ("customer-web:plugin/mail", &adapter)
+            ]
+        )
+        .expect_err("registered twice")
+    );
+    assert!(error.contains("has already been registered"), "{error}");
+    // A dependency without the export the key matched.
+    let mailbox = read(Path::new(env!("SPIN_DEV_MAILBOX_WASM")));
+    let error = format!(
+        "{:#}",
+        spin::compose(MAIN, main, &[("customer-web:plugin", &mailbox)]).expect_err("no such export")
+    );
+    assert!(error.contains("doesn't export"), "{error}");
+    // And what spin.toml says composes.
+    assert!(!spin::composed().is_empty());
+}
+
+#[test]
+fn dependency_keys_match_imports_as_spin_matches_them() {
+    use spin::DependencyName;
+    let matches = |key: &str, import: &str| key.parse::<DependencyName>().expect(key).matches(import);
+    // Spin 4.0.2's own cases (crates/compose, test_matches_import).
+    for (key, imports) in [
+        ("foo:bar/baz@0.1.0", vec!["foo:bar/baz@0.1.0"]),
+        ("foo:bar/baz", vec!["foo:bar/baz@0.1.0", "foo:bar/baz"]),
+        ("foo:bar", vec!["foo:bar/baz@0.1.0", "foo:bar/baz"]),
+        ("foo:bar@0.1.0", vec!["foo:bar/baz@0.1.0"]),
+        ("foo-bar", vec!["foo-bar"]),
+    ] {
+        for import in imports {
+            assert!(matches(key, import), "{key} ~ {import}");
+        }
+    }
+    for (key, imports) in [
+        ("foo:bar/baz@0.1.0", vec!["foo:bar/baz"]),
+        ("foo:bar/baz", vec!["foo:bar/bub", "foo:bar/bub@0.1.0"]),
+        ("foo:bar", vec!["foo:bub/bib"]),
+        ("foo:bar@0.1.0", vec!["foo:bar/baz"]),
+        ("foo:bar/baz", vec!["foo:bar/baz-bub", "foo-bar"]),
+    ] {
+        for import in imports {
+            assert!(!matches(key, import), "{key} !~ {import}");
+        }
+    }
+    assert_eq!(
+        "customer-web:plugin/storage@0.1.0"
+            .parse::<DependencyName>()
+            .expect("a key")
+            .registered_name(),
+        "customer-web:plugin"
     );
 }
 
@@ -240,7 +314,7 @@ fn spin_toml_routes_each_path_to_its_component() {
         .collect();
     assert_eq!(
         routes,
-        BTreeMap::from([("/...", MAIN), ("/_dev/mail/...", DEV_MAILBOX)])
+        BTreeMap::from([("/...", MAIN), ("/_dev/...", DEV_MAILBOX)])
     );
     let components: BTreeSet<&str> = manifest["component"]
         .as_table()
@@ -307,24 +381,19 @@ fn the_main_build_command_is_the_one_host_build_rs_runs() {
 }
 
 #[test]
-fn the_dependencies_are_the_five_capabilities_each_an_import_of_the_component() {
+fn one_package_key_plugs_the_five_capabilities() {
     let (imports, _) = spin::interfaces(EMBEDDED_COMPONENT);
-    let keys: BTreeSet<String> = spin::dependencies().into_iter().map(|(k, _)| k).collect();
-    let expected: BTreeSet<String> = ["storage", "mail", "directory", "config", "audit"]
+    let keys: Vec<String> = spin::dependencies().into_iter().map(|(k, _)| k).collect();
+    // One key per package: Spin registers a dependency's package once per
+    // key, so a second key of `customer-web:plugin` would not start.
+    assert_eq!(keys, ["customer-web:plugin"]);
+    let key: spin::DependencyName = keys[0].parse().expect("a dependency name");
+    let matched: BTreeSet<String> = imports.iter().filter(|i| key.matches(i)).cloned().collect();
+    let capabilities: BTreeSet<String> = ["storage", "mail", "directory", "config", "audit"]
         .iter()
-        .map(|c| format!("customer-web:plugin/{c}"))
+        .map(|c| format!("customer-web:plugin/{c}@0.1.0"))
         .collect();
-    // Not the package key `customer-web:plugin`: it would also match the
-    // type-only `types`, and plugging that breaks the re-exported flows.
-    assert_eq!(keys, expected);
-    for key in &keys {
-        let matched: Vec<_> = imports.iter().filter(|i| spin::matches(key, i)).collect();
-        assert_eq!(
-            matched.len(),
-            1,
-            "{key} names one import of the component: {matched:?}"
-        );
-    }
+    assert_eq!(matched, capabilities);
     for (key, d) in spin::component(MAIN)["dependencies"]
         .as_table()
         .expect("dependencies")
@@ -430,30 +499,40 @@ fn spin_runs_the_very_bytes_the_wasmtime_host_embeds() {
 
 // ------------------------------------------------------------ vendored WIT
 
-/// spin-sdk's directory, from `cargo metadata` (the adapter depends on it),
-/// or `None` when the lock file holds no spin-sdk 5.2.0.
+/// spin-sdk 5.2.0's source directory, found without asking cargo: the
+/// adapter's build (tests/build.rs, spin.toml's command) compiled it, and
+/// the dep-info file of that compilation names its source files in the
+/// cargo registry, wherever `CARGO_HOME` is. `None` when the lock file
+/// holds no spin-sdk 5.2.0. Needs no network and no other package.
 fn spin_sdk_dir() -> Option<PathBuf> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let output = std::process::Command::new(cargo)
-        .current_dir(spin::root())
-        .args(["metadata", "--format-version", "1", "--locked", "--offline"])
-        .output()
-        .expect("cargo metadata runs");
-    assert!(
-        output.status.success(),
-        "cargo metadata: {}",
-        String::from_utf8_lossy(&output.stderr)
+    let lock = std::fs::read_to_string(spin::root().join("Cargo.lock")).expect("Cargo.lock");
+    if !lock.contains("name = \"spin-sdk\"\nversion = \"5.2.0\"") {
+        return None;
+    }
+    let deps = Path::new(env!("SPIN_ADAPTER_WASM"))
+        .parent()
+        .expect("the adapter's release directory")
+        .join("deps");
+    let entries = std::fs::read_dir(&deps).unwrap_or_else(|e| panic!("{}: {e}", deps.display()));
+    for entry in entries {
+        let path = entry.expect("a dir entry").path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        if !(name.starts_with("spin_sdk-") && name.ends_with(".d")) {
+            continue;
+        }
+        let info = std::fs::read_to_string(&path).expect("dep-info");
+        let found = info
+            .split_whitespace()
+            .find_map(|word| word.split_once("/spin-sdk-5.2.0/").map(|(dir, _)| dir))
+            .map(|dir| PathBuf::from(format!("{dir}/spin-sdk-5.2.0")));
+        if let Some(dir) = found.filter(|d| d.join("Cargo.toml").is_file()) {
+            return Some(dir);
+        }
+    }
+    panic!(
+        "no dep-info in {} names spin-sdk 5.2.0's sources, though Cargo.lock locks it",
+        deps.display()
     );
-    let metadata: serde_json::Value = serde_json::from_slice(&output.stdout).expect("metadata JSON");
-    metadata["packages"]
-        .as_array()?
-        .iter()
-        .find(|p| p["name"] == "spin-sdk" && p["version"] == "5.2.0")
-        .and_then(|p| {
-            Path::new(p["manifest_path"].as_str()?)
-                .parent()
-                .map(Path::to_path_buf)
-        })
 }
 
 #[test]

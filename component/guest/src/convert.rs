@@ -4,10 +4,19 @@ use customer_web_core::FlowError;
 use customer_web_core::credentials::SessionGrant;
 use customer_web_core::model::{self, Contract, CustomerInput, Identity};
 
-use crate::bindings::customer_web::plugin::{directory, types};
+use crate::bindings::customer_web::plugin::directory;
+use crate::bindings::exports::customer_web::plugin::types;
 
-pub fn date(d: model::Date) -> types::Date {
+fn date(d: model::Date) -> types::Date {
     types::Date {
+        year: d.year,
+        month: d.month,
+        day: d.day,
+    }
+}
+
+fn directory_date(d: model::Date) -> directory::Date {
+    directory::Date {
         year: d.year,
         month: d.month,
         day: d.day,
@@ -20,14 +29,14 @@ pub fn identity(i: &Identity) -> directory::Identity {
         given_name: i.given_name.clone(),
         family_name_kana: i.family_name_kana.clone(),
         given_name_kana: i.given_name_kana.clone(),
-        birth_date: date(i.birth_date),
+        birth_date: directory_date(i.birth_date),
         phone: i.phone.clone(),
         postal_code: i.postal_code.clone(),
         policy_number: i.policy_number.clone(),
     }
 }
 
-pub fn contract_from_wit(c: types::Contract) -> Contract {
+pub fn contract_from_wit(c: directory::Contract) -> Contract {
     Contract {
         policy_number: c.policy_number,
         product: c.product,

@@ -6,8 +6,9 @@ use customer_web_core::secret::Token;
 use customer_web_core::{Service, SignInError};
 
 use crate::Component;
-use crate::bindings::customer_web::plugin::types::Contract;
-use crate::bindings::customer_web::plugin::types::{CustomerInput, FlowError, SessionGrant};
+use crate::bindings::exports::customer_web::plugin::types::{
+    Contract, CustomerInput, FlowError, SessionGrant,
+};
 use crate::bindings::exports::customer_web::plugin::{account, credentials, enrollment, link, recovery};
 use crate::convert::{self, flow_error};
 use crate::ports::ports;

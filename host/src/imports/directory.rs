@@ -1,9 +1,7 @@
 //! `customer-web:plugin/directory` over the host's
 //! [`Directory`](crate::directory::Directory).
 
-use crate::bindings::customer_web::plugin::directory::{self, Error, Identity, Policyholder};
-use crate::bindings::customer_web::plugin::types::Contract;
-use crate::bindings::customer_web::plugin::types::Date;
+use crate::bindings::customer_web::plugin::directory::{self, Contract, Date, Error, Identity, Policyholder};
 use crate::ctx::HostCtx;
 use crate::directory as backend;
 
@@ -70,5 +68,3 @@ impl directory::Host for HostCtx {
             .map_err(error))
     }
 }
-
-impl crate::bindings::customer_web::plugin::types::Host for HostCtx {}

@@ -11,8 +11,9 @@ use std::cell::Cell;
 use customer_web_directory::{Date, FileDirectory, SAMPLE};
 use spin_sdk::sqlite::{Connection, Value};
 
-use crate::bindings::exports::customer_web::plugin::directory::{Error, Guest, Identity, Policyholder};
-use crate::bindings::exports::customer_web::plugin::types;
+use crate::bindings::exports::customer_web::plugin::directory::{
+    self as wit, Error, Guest, Identity, Policyholder,
+};
 use crate::db::{self, column, int, text};
 use crate::{Adapter, sql};
 
@@ -55,7 +56,7 @@ impl Guest for Adapter {
         .map_err(Error::Unavailable)
     }
 
-    fn list_contracts(customer_id: String) -> Result<Vec<types::Contract>, Error> {
+    fn list_contracts(customer_id: String) -> Result<Vec<wit::Contract>, Error> {
         db::with(|conn| {
             ensure_complete(conn)?;
             let listed = db::exec(conn, sql::LIST_CONTRACTS, &[text(customer_id)])?;
@@ -67,11 +68,11 @@ impl Guest for Adapter {
                     let expiry: Date = expiry
                         .parse()
                         .map_err(|e| format!("cw_contracts holds a bad expiry_date: {e}"))?;
-                    Ok(types::Contract {
+                    Ok(wit::Contract {
                         policy_number: column::<&str>(row, 0, "policy_number")?.to_owned(),
                         product: column::<&str>(row, 1, "product")?.to_owned(),
                         subject: column::<&str>(row, 2, "subject")?.to_owned(),
-                        expiry_date: types::Date {
+                        expiry_date: wit::Date {
                             year: expiry.year,
                             month: expiry.month,
                             day: expiry.day,

@@ -1,6 +1,6 @@
 //! The customer-web capabilities on Spin: a component that exports the
 //! `storage`, `mail`, `directory`, `config` and `audit` interfaces of
-//! `customer-web:plugin` (and the type-only `types`) and implements them on
+//! `customer-web:plugin` and implements them on
 //! what Spin provides, through spin-sdk 5.2.0 (synchronous, WASI 0.2):
 //!
 //! - `fermyon:spin/sqlite@2.0.0`, the app's `default` database: the

@@ -1,9 +1,17 @@
-//! The dev mailbox of the Spin app, for development only: `/_dev/mail`
-//! lists the adapter's mail outbox (table `cw_outbox` in the app's
-//! `default` SQLite database), newest first, and `/_dev/mail/{id}` shows
-//! one message with its links clickable, so a developer can open the
-//! one-time link without a mail server. The pages are those of the wasmtime
-//! host's dev mailbox (host/src/dev.rs), with the same headers.
+//! The dev pages of the Spin app, for development only:
+//!
+//! - `/_dev/mail` lists the adapter's mail outbox (table `cw_outbox` in
+//!   the app's `default` SQLite database), newest first, and
+//!   `/_dev/mail/{id}` shows one message with its links clickable, so a
+//!   developer can open the one-time link without a mail server;
+//! - `/_dev/renewal?handover=TOKEN` stands in for the portal's renewal
+//!   procedure, where the hand-over of screen 12 ends: it redeems the token
+//!   as a portal would, through the customer-web component's JSON API
+//!   (`POST /api/v1/handover/redeem`, reached by Spin's local service
+//!   chaining, `http://customer-web.spin.internal`), and shows the claim.
+//!
+//! The pages are those of the wasmtime host's dev pages (host/src/dev.rs),
+//! with the same headers.
 //!
 //! Like the host's, it answers only clients on loopback (Spin's
 //! `spin-client-addr` header); anyone else gets 404. Leave the component
@@ -32,6 +40,13 @@ fn answer(request: &Request) -> Response {
     if !from_loopback(request) {
         return page(404, "見つかりません", "<p>ページが見つかりません。</p>");
     }
+    let path = request.path();
+    if path == "/_dev/renewal" {
+        return renewal_page(request.query());
+    }
+    if path != "/_dev/mail" && !path.starts_with("/_dev/mail/") {
+        return page(404, "見つかりません", "<p>ページが見つかりません。</p>");
+    }
     let rest = request.path().trim_start_matches("/_dev/mail").trim_matches('/');
     let db = match Connection::open_default() {
         Ok(db) => db,
@@ -58,6 +73,50 @@ fn answer(request: &Request) -> Response {
             None => not_found(),
         },
         Err(e) => unavailable(&e.to_string()),
+    }
+}
+
+/// Where the customer-web component answers inside the app: Spin's local
+/// service chaining, allowed by the dev mailbox's `allowed_outbound_hosts`.
+const CUSTOMER_WEB: &str = "http://customer-web.spin.internal";
+
+/// `/_dev/renewal?handover=TOKEN`: redeems the hand-over once, as the
+/// portal's renewal procedure would, and shows what it was handed.
+fn renewal_page(query: &str) -> Response {
+    const TITLE: &str = "契約の継続手続（ポータル）";
+    let token = query
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("handover="))
+        .unwrap_or_default();
+    let body = serde_json::json!({ "token": token }).to_string();
+    let request = Request::post(format!("{CUSTOMER_WEB}/api/v1/handover/redeem"), body.clone())
+        .header("content-type", "application/json")
+        .header("content-length", body.len().to_string())
+        .build();
+    let response: Response = match spin_sdk::http::run(spin_sdk::http::send(request)) {
+        Ok(response) => response,
+        Err(e) => return page(503, TITLE, &escape(&format!("customer-web unreachable: {e}"))),
+    };
+    let status = *response.status();
+    let claim: serde_json::Value = serde_json::from_slice(response.body()).unwrap_or_default();
+    let field = |name: &str| escape(claim[name].as_str().unwrap_or("-"));
+    match status {
+        200 => page(
+            200,
+            TITLE,
+            &format!(
+                "<p>ポータルの継続手続に引き継がれました。</p><dl><dt>お客さま番号</dt><dd>{}</dd><dt>証券番号</dt><dd>{}</dd><dt>代理店</dt><dd>{}</dd></dl>",
+                field("customer_id"),
+                field("policy_number"),
+                field("agent_code"),
+            ),
+        ),
+        404 | 410 => page(
+            410,
+            TITLE,
+            "<p>この引き継ぎは使用済みか、有効期限が切れています。</p>",
+        ),
+        other => page(503, TITLE, &escape(&format!("customer-web answered {other}"))),
     }
 }
 

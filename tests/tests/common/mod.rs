@@ -11,14 +11,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use customer_web_host::bindings::Plugin;
-use customer_web_host::bindings::customer_web::plugin::directory::Contract;
-use customer_web_host::bindings::customer_web::plugin::types::{CustomerInput, FlowError, SessionGrant};
 use customer_web_host::bindings::exports::customer_web::plugin::account::{
     Handover, HandoverClaim, HomeScreen, SignInError,
 };
 use customer_web_host::bindings::exports::customer_web::plugin::enrollment::{MailSent, Summary};
 use customer_web_host::bindings::exports::customer_web::plugin::link::{LinkStatus, Verified};
 use customer_web_host::bindings::exports::customer_web::plugin::recovery::Started;
+use customer_web_host::bindings::exports::customer_web::plugin::types::Contract;
+use customer_web_host::bindings::exports::customer_web::plugin::types::{
+    CustomerInput, FlowError, SessionGrant,
+};
 use customer_web_host::ctx::HostCtx;
 use customer_web_host::directory::FileDirectory;
 use customer_web_host::mail::QueuedMessage;

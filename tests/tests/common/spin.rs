@@ -98,69 +98,189 @@ pub fn dependencies() -> Vec<(String, PathBuf)> {
         .collect()
 }
 
-/// Does the dependency name `dependency` (`pkg:ns`, `pkg:ns/iface`,
-/// `pkg:ns/iface@version`) name the import `import`? Spin's
-/// `matches_import`, without the `pkg:ns@version` form.
-pub fn matches(dependency: &str, import: &str) -> bool {
-    let Some((package, rest)) = import.split_once('/') else {
-        return false;
-    };
-    let (interface, version) = rest.split_once('@').map_or((rest, None), |(i, v)| (i, Some(v)));
-    match dependency.split_once('/') {
-        None => dependency == package,
-        Some((dep_package, dep_rest)) => {
-            let (dep_interface, dep_version) = dep_rest
-                .split_once('@')
-                .map_or((dep_rest, None), |(i, v)| (i, Some(v)));
-            dep_package == package
-                && dep_interface == interface
-                && (dep_version.is_none() || dep_version == version)
+/// A dependency key of `spin.toml`, as Spin 4.0.2 parses it
+/// (`spin_serde::DependencyName`): a plain kebab name (`foo-bar`), or a
+/// package name `ns:pkg`, optionally with `/interface` and `@version`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DependencyName {
+    /// A plain name: matches only an import of that very plain name.
+    Plain(String),
+    /// A package, optionally narrowed to one interface and one version.
+    Package {
+        /// `ns:pkg`.
+        package: String,
+        /// The interface, if the key names one.
+        interface: Option<String>,
+        /// The version, if the key names one.
+        version: Option<String>,
+    },
+}
+
+impl std::str::FromStr for DependencyName {
+    type Err = anyhow::Error;
+
+    fn from_str(s: &str) -> anyhow::Result<Self> {
+        if !s.contains([':', '/']) {
+            return Ok(DependencyName::Plain(s.to_owned()));
+        }
+        let (name, version) = match s.split_once('@') {
+            Some((name, version)) => (name, Some(version.to_owned())),
+            None => (s, None),
+        };
+        let (package, interface) = match name.split_once('/') {
+            Some((package, interface)) => (package, Some(interface.to_owned())),
+            None => (name, None),
+        };
+        if !package.contains(':') {
+            bail!("invalid dependency name {s:?}: the package needs a namespace");
+        }
+        Ok(DependencyName::Package {
+            package: package.to_owned(),
+            interface,
+            version,
+        })
+    }
+}
+
+impl DependencyName {
+    /// The name Spin registers the dependency's package under in the
+    /// composition graph: the package without interface or version, or the
+    /// plain name. Two keys with one such name cannot both be registered.
+    pub fn registered_name(&self) -> &str {
+        match self {
+            DependencyName::Plain(name) => name,
+            DependencyName::Package { package, .. } => package,
+        }
+    }
+
+    /// Whether this key names the import `import` (Spin's `matches_import`).
+    pub fn matches(&self, import: &str) -> bool {
+        let parsed = if import.contains([':', '/']) {
+            import.split_once('/').map(|(package, rest)| {
+                let (interface, version) = rest.split_once('@').map_or((rest, None), |(i, v)| (i, Some(v)));
+                (package, interface, version)
+            })
+        } else {
+            None
+        };
+        match (self, parsed) {
+            (DependencyName::Plain(name), None) => name == import,
+            (
+                DependencyName::Package {
+                    package,
+                    interface,
+                    version,
+                },
+                Some((import_package, import_interface, import_version)),
+            ) => {
+                package == import_package
+                    && interface.as_deref().is_none_or(|i| i == import_interface)
+                    && version.as_deref().is_none_or(|v| Some(v) == import_version)
+            }
+            _ => false,
         }
     }
 }
 
-/// Composes `main` with its dependencies (manifest key, component bytes)
-/// as `spin up` does (spinframework/spin `crates/compose`): each entry is
-/// its own instance; every import of `main` an entry's key matches is
-/// satisfied by that instance's export of the same name, after a subtype
-/// check; every export of `main` is re-exported; whatever stays unsatisfied
-/// (WASI, `fermyon:spin`, type-only interfaces) becomes an import of the
-/// composition. The encoding is validated, as Spin's is.
-pub fn compose(main: &[u8], dependencies: &[(&str, &[u8])]) -> anyhow::Result<Vec<u8>> {
+/// Composes `main` (component id `id`) with its dependencies (manifest
+/// key, component bytes) as Spin 4.0.2's `spin up` does: a step-for-step
+/// port of spinframework/spin v4.0.2 `crates/compose/src/lib.rs`, on the
+/// wac-graph version Spin 4.0.2 locks (0.10.0).
+///
+/// 1. `main` is registered under its component id and instantiated.
+/// 2. For each dependency key in manifest order: every import of `main` the
+///    key matches is collected (none: `UnmatchedDependencyName`); the
+///    dependency is registered under its package name (or plain name) and
+///    instantiated — a second key of the same package fails here, as in
+///    Spin, with wac-graph's "has already been registered".
+/// 3. An import matched by two keys: `DependencyConflicts`.
+/// 4. Each matched import takes the dependency's export of the same name
+///    (`MissingExport` without one), after a subtype check.
+/// 5. Every export of `main` is re-exported, and the graph is encoded
+///    (which validates it).
+///
+/// Errors carry Spin's own wording, so a test can tell which step refused.
+pub fn compose(id: &str, main: &[u8], dependencies: &[(&str, &[u8])]) -> anyhow::Result<Vec<u8>> {
     let mut graph = CompositionGraph::new();
-    let package = Package::from_bytes("main", None, main.to_vec(), graph.types_mut())?;
+    let package = Package::from_bytes(id, None, main.to_vec(), graph.types_mut())?;
     let main_world = package.ty();
     let package = graph.register_package(package)?;
     let main_instance = graph.instantiate(package);
     let imports: Vec<String> = graph.types()[main_world].imports.keys().cloned().collect();
-    let mut cache = Default::default();
-    let mut satisfied = BTreeMap::<String, String>::new();
-    for (n, (dependency, bytes)) in dependencies.iter().enumerate() {
-        let matched: Vec<&String> = imports.iter().filter(|i| matches(dependency, i)).collect();
-        if matched.is_empty() {
-            bail!("dependency {dependency:?} matches no import (Spin: UnmatchedDependencyName)");
-        }
-        let package =
-            Package::from_bytes(&format!("dependency{n}"), None, bytes.to_vec(), graph.types_mut())?;
-        let dependency_world = package.ty();
-        let package = graph.register_package(package)?;
-        let instance = graph.instantiate(package);
-        for name in matched {
-            if let Some(other) = satisfied.insert(name.clone(), dependency.to_string()) {
-                bail!("{name} is matched by {other:?} and {dependency:?} (Spin: DependencyConflicts)");
-            }
-            let export = *graph.types()[dependency_world]
-                .exports
-                .get(name)
-                .with_context(|| format!("{dependency:?} does not export {name} (Spin: MissingExport)"))?;
-            let import = graph.types()[main_world].imports[name];
-            SubtypeChecker::new(&mut cache)
-                .is_subtype(export, graph.types(), import, graph.types())
-                .with_context(|| format!("{dependency:?}'s export {name} does not fit the import"))?;
-            let alias = graph.alias_instance_export(instance, name)?;
-            graph.set_instantiation_argument(main_instance, name, alias)?;
-        }
+
+    struct Prepared {
+        key: String,
+        instance: wac_graph::NodeId,
+        world: wac_graph::types::WorldId,
     }
+    let mut mappings = BTreeMap::<String, Vec<usize>>::new();
+    let mut prepared = Vec::<Prepared>::new();
+    for (key, bytes) in dependencies {
+        let name: DependencyName = key.parse()?;
+        let matched: Vec<&String> = imports.iter().filter(|i| name.matches(i)).collect();
+        if matched.is_empty() {
+            bail!("dependency '{key}' doesn't match any imports of component '{id}'");
+        }
+        let package = Package::from_bytes(name.registered_name(), None, bytes.to_vec(), graph.types_mut())
+            .context("an error occurred when preparing dependencies")?;
+        let world = package.ty();
+        let package = graph
+            .register_package(package)
+            .context("an error occurred when preparing dependencies")?;
+        let instance = graph.instantiate(package);
+        for import in matched {
+            mappings.entry(import.clone()).or_default().push(prepared.len());
+        }
+        prepared.push(Prepared {
+            key: key.to_string(),
+            instance,
+            world,
+        });
+    }
+    let conflicts: Vec<String> = mappings
+        .iter()
+        .filter(|(_, infos)| infos.len() > 1)
+        .map(|(import, infos)| {
+            let keys: Vec<&str> = infos.iter().map(|&i| prepared[i].key.as_str()).collect();
+            format!(
+                "import '{import}' satisfied by dependencies: '{}'",
+                keys.join(", ")
+            )
+        })
+        .collect();
+    if !conflicts.is_empty() {
+        bail!(
+            "component '{id}' has dependency conflicts: {}",
+            conflicts.join("; ")
+        );
+    }
+
+    let mut cache = Default::default();
+    let mut checker = SubtypeChecker::new(&mut cache);
+    for (import, infos) in &mappings {
+        let dependency = &prepared[infos[0]];
+        let export = *graph.types()[dependency.world]
+            .exports
+            .get(import)
+            .with_context(|| {
+                format!(
+                    "dependency '{}' doesn't export '{import}' to satisfy import '{import}'",
+                    dependency.key
+                )
+            })?;
+        let import_ty = graph.types()[main_world].imports[import];
+        checker
+            .is_subtype(export, graph.types(), import_ty, graph.types())
+            .with_context(|| {
+                format!(
+                    "dependency '{}' exports '{import}' which is not compatible with import '{import}'",
+                    dependency.key
+                )
+            })?;
+        let alias = graph.alias_instance_export(dependency.instance, import)?;
+        graph.set_instantiation_argument(main_instance, import, alias)?;
+    }
+
     let exports: Vec<String> = graph.types()[main_world].exports.keys().cloned().collect();
     for name in exports {
         let alias = graph.alias_instance_export(main_instance, &name)?;
@@ -168,7 +288,7 @@ pub fn compose(main: &[u8], dependencies: &[(&str, &[u8])]) -> anyhow::Result<Ve
     }
     graph
         .encode(EncodeOptions::default())
-        .context("encoding the composition (Spin: failed to encode composition graph)")
+        .context("failed to encode composition graph")
 }
 
 /// The component the wasmtime host embeds, composed with the dependencies
@@ -185,7 +305,7 @@ pub fn composed() -> &'static [u8] {
             })
             .collect();
         let refs: Vec<(&str, &[u8])> = files.iter().map(|(k, b)| (k.as_str(), b.as_slice())).collect();
-        compose(customer_web_host::plugin::EMBEDDED_COMPONENT, &refs)
+        compose(MAIN, customer_web_host::plugin::EMBEDDED_COMPONENT, &refs)
             .expect("the composition Spin would make")
     })
 }

@@ -1,0 +1,237 @@
+//! The Spin app on the real Spin: `spin build`, then `spin up` on a free
+//! loopback port with a throw-away state directory, driven over HTTP by
+//! the same walks as the wasmtime host's `serve` (support/walks.rs).
+//!
+//! Needs the Spin CLI (`SPIN_BIN`, or `spin` on `PATH`; `.ci/run` puts
+//! `../shared/tools` there). Without it each test says so loudly and
+//! returns; with it, each must pass.
+
+mod common;
+mod support;
+
+use std::collections::BTreeSet;
+
+use common::spin::SpinDb;
+use customer_web_host::directory::FileDirectory;
+use customer_web_host::mail::DeliveryState;
+use serde_json::json;
+use support::relay::Relay;
+use support::spin_app::SpinApp;
+use support::walks::{self, KEYWORD, api_customer, api_enroll_until_mail, post_json, token_in};
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs()
+}
+
+#[test]
+fn spin_up_serves_enrollment_from_the_agent_link_to_the_hand_over() {
+    let Some(app) = SpinApp::start(&[], &[]) else {
+        return;
+    };
+    walks::enrollment_to_handover(&|| app.browser());
+    let db = SpinDb::new(app.database());
+    let audit = db.audit_kinds();
+    for kind in [
+        "enrollment-started",
+        "mail-sent",
+        "account-created",
+        "renewal-handover",
+    ] {
+        assert!(audit.iter().any(|k| k == kind), "{kind} in {audit:?}");
+    }
+}
+
+#[test]
+fn spin_up_serves_recovery() {
+    let Some(app) = SpinApp::start(&[], &[]) else {
+        return;
+    };
+    walks::recovery_after_enrollment(&|| app.browser());
+    let kinds: Vec<String> = SpinDb::new(app.database())
+        .mails()
+        .into_iter()
+        .map(|m| m.message.kind)
+        .collect();
+    assert_eq!(kinds, ["enrollment-link", "recovery-link"]);
+}
+
+#[test]
+fn fifty_racing_keywords_on_one_link_under_spin_have_exactly_one_winner() {
+    let Some(app) = SpinApp::start(&[], &[]) else {
+        return;
+    };
+    let holder = FileDirectory::sample().policyholders()[0].clone();
+    let (status, body) = api_enroll_until_mail(&mut app.browser(), &api_customer(&holder), "race@example.jp");
+    assert_eq!(status, 200, "{body}");
+    let db = SpinDb::new(app.database());
+    let token = token_in(&db.mails().last().expect("the mail").message.text);
+
+    let barrier = std::sync::Barrier::new(50);
+    let outcomes: Vec<(u16, serde_json::Value)> = std::thread::scope(|scope| {
+        let racers: Vec<_> = (0..50)
+            .map(|_| {
+                let (app, barrier, token) = (&app, &barrier, &token);
+                scope.spawn(move || {
+                    let mut b = app.browser();
+                    barrier.wait();
+                    post_json(
+                        &mut b,
+                        "/api/v1/link/keyword",
+                        json!({ "token": token, "keyword": KEYWORD }),
+                    )
+                })
+            })
+            .collect();
+        racers.into_iter().map(|r| r.join().expect("a racer")).collect()
+    });
+    let winners: Vec<_> = outcomes.iter().filter(|(s, _)| *s == 200).collect();
+    assert_eq!(winners.len(), 1, "{outcomes:?}");
+    // A loser is told the link is gone: spent, or out of attempts (every
+    // attempt is counted before its keyword is checked, so at most five
+    // of the fifty were ever checked).
+    for (status, body) in &outcomes {
+        if *status != 200 {
+            assert_eq!(*status, 410, "{body}");
+            assert!(
+                matches!(body["error"].as_str(), Some("link-spent" | "link-burnt")),
+                "{body}"
+            );
+        }
+    }
+    // One ticket exists, and it is the winner's.
+    let ticket = winners[0].1["ticket"].as_str().expect("a ticket");
+    let (status, body) = post_json(
+        &mut app.browser(),
+        "/api/v1/credentials",
+        json!({ "ticket": ticket, "user_id": "race.winner@example.jp", "password": walks::PASSWORD }),
+    );
+    assert_eq!(status, 204, "{body}");
+    assert_eq!(db.count_prefix("ticket/", now()), 1, "{:?}", db.versions(now()));
+}
+
+#[test]
+fn the_mail_relay_gets_each_message_once_through_an_outage() {
+    let mut relay = Relay::start();
+    let relay_url = format!("{}/send", relay.origin());
+    let Some(app) = SpinApp::start(
+        &[
+            ("mail_relay_url", relay_url.as_str()),
+            ("mail_relay_origin", relay.origin().as_str()),
+        ],
+        &[],
+    ) else {
+        return;
+    };
+    let db = SpinDb::new(app.database());
+    let holders = FileDirectory::sample().policyholders().to_vec();
+    let enroll = |i: usize| {
+        let email = format!("relay{i}@example.jp");
+        let (status, body) = api_enroll_until_mail(&mut app.browser(), &api_customer(&holders[i]), &email);
+        assert_eq!(status, 200, "{body}");
+        email
+    };
+
+    // Up: delivered at once.
+    let first = enroll(0);
+    assert_eq!(relay.received().len(), 1);
+    assert_eq!(db.mails()[0].state, DeliveryState::Sent);
+
+    // Down: the flow goes on, the message waits.
+    relay.stop();
+    let second = enroll(1);
+    let waiting = &db.mails()[1];
+    assert_eq!(
+        (waiting.state, waiting.attempts),
+        (DeliveryState::Failing, 1),
+        "{waiting:?}"
+    );
+    assert_eq!(relay.received().len(), 1);
+
+    // Up again, and the backoff over (the test moves the message's next
+    // attempt to now rather than wait 30 s): the next mail anyone sends
+    // carries the waiting one out first.
+    relay.restart();
+    let conn = rusqlite::Connection::open(db.path()).expect("the Spin database");
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .expect("timeout");
+    conn.execute(
+        "UPDATE cw_outbox SET next_attempt_at = 0 WHERE state = 'failing'",
+        [],
+    )
+    .expect("backoff over");
+    let third = enroll(2);
+
+    let received = relay.received();
+    let keys: Vec<&str> = received
+        .iter()
+        .map(|r| r.header("idempotency-key").expect("an idempotency key"))
+        .collect();
+    let distinct: BTreeSet<&str> = keys.iter().copied().collect();
+    assert_eq!(keys.len(), 3, "nothing doubled: {keys:?}");
+    assert_eq!(distinct.len(), 3, "nothing doubled: {keys:?}");
+    let to: BTreeSet<String> = received
+        .iter()
+        .map(|r| r.json()["to"].as_str().expect("to").to_owned())
+        .collect();
+    assert_eq!(to, BTreeSet::from([first, second.clone(), third]), "nothing lost");
+    for r in &received {
+        assert_eq!((r.method.as_str(), r.path.as_str()), ("POST", "/send"));
+    }
+    assert!(
+        db.mails().iter().all(|m| m.state == DeliveryState::Sent),
+        "{:?}",
+        db.mails()
+    );
+
+    // The message that waited out the outage still works.
+    let late = received
+        .iter()
+        .find(|r| r.json()["to"] == second)
+        .expect("the waiting message");
+    let token = token_in(late.json()["text"].as_str().expect("text"));
+    let (status, body) = post_json(
+        &mut app.browser(),
+        "/api/v1/link/keyword",
+        json!({ "token": token, "keyword": KEYWORD }),
+    );
+    assert_eq!(status, 200, "{body}");
+}
+
+#[test]
+fn spin_up_loads_the_insurers_directory_from_directory_sql() {
+    let insurer = FileDirectory::from_json(
+        r#"{"policyholders": [{"customer_id": "K0000042", "family_name": "鈴木", "given_name": "一郎",
+            "family_name_kana": "スズキ", "given_name_kana": "イチロウ", "birth_date": "1972-11-03",
+            "phone": "0312345678", "postal_code": "1500001",
+            "contracts": [{"policy_number": "K42000001", "product": "火災保険", "subject": "東京都渋谷区神宮前",
+                           "expiry_date": "2027-03-31", "renewable": true}]}]}"#,
+    )
+    .expect("a directory");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let script = dir.path().join("directory.sql");
+    std::fs::write(&script, customer_web_host::directory_sql::directory_sql(&insurer))
+        .expect("directory.sql");
+    let Some(app) = SpinApp::start(&[], &[&format!("@{}", script.display())]) else {
+        return;
+    };
+    let db = SpinDb::new(app.database());
+
+    // The insurer's policyholder is found: the mail carries a link.
+    let holder = &insurer.policyholders()[0];
+    let (status, body) =
+        api_enroll_until_mail(&mut app.browser(), &api_customer(holder), "ichiro@example.jp");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(db.mails().last().expect("a mail").message.kind, "enrollment-link");
+
+    // The sample's is not: it was never seeded beside the insurer's.
+    let sample = FileDirectory::sample().policyholders()[0].clone();
+    let (status, body) = api_enroll_until_mail(&mut app.browser(), &api_customer(&sample), "taro@example.jp");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        db.mails().last().expect("a mail").message.kind,
+        "enrollment-unverified"
+    );
+}
