@@ -36,16 +36,9 @@ use customer_web_host::plugin::EMBEDDED_COMPONENT;
 use customer_web_host::{Capabilities, PluginHost};
 use http_body_util::BodyExt;
 use hyper::body::Bytes;
+use measure::wrk::{Load, Shape, run_wrk, wrk_or_exit};
 use measure::{Limit, Sample, Table, measure, ratio, secs, show};
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
-
-/// wrk's threads, open connections (keep-alive) and duration.
-#[derive(Clone, Copy)]
-struct Shape {
-    threads: usize,
-    connections: usize,
-    duration: Duration,
-}
 
 /// Per target: a warm-up run whose figures are dropped, the load, then
 /// one connection alone: one request at a time, the latency of a request
@@ -260,126 +253,6 @@ fn peak_memory(h: &Harness, token: &str) -> Vec<(&'static str, usize)> {
 
 fn mib(bytes: usize) -> String {
     format!("{:.2} MiB", bytes as f64 / f64::from(1 << 20))
-}
-
-// --- wrk -----------------------------------------------------------------
-
-/// The version of `wrk` on the PATH; installed with apt-get when missing
-/// and running as root; otherwise the process exits with a message.
-fn wrk_or_exit() -> String {
-    if let Some(wrk) = find_wrk() {
-        return wrk;
-    }
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
-    if root {
-        eprintln!("wrk is missing: installing Debian's package (apt-get update && apt-get install -y wrk) …");
-        for args in [&["update"][..], &["install", "-y", "wrk"]] {
-            // apt-get's progress goes to stderr: stdout holds the figures.
-            let ok = Command::new("apt-get")
-                .args(args)
-                .env("DEBIAN_FRONTEND", "noninteractive")
-                .stdout(std::io::stderr())
-                .status()
-                .is_ok_and(|s| s.success());
-            if !ok {
-                break;
-            }
-        }
-        if let Some(wrk) = find_wrk() {
-            return wrk;
-        }
-    }
-    eprintln!(
-        "this benchmark needs wrk, the HTTP load generator: install it as root with \
-         `apt-get update && apt-get install -y wrk` (Debian, Ubuntu), then run it again"
-    );
-    std::process::exit(2);
-}
-
-fn find_wrk() -> Option<String> {
-    // `wrk --version` prints its version and then its usage, with a
-    // failing status: being able to run it is what counts.
-    let out = Command::new("wrk").arg("--version").output().ok()?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    Some(text.split_whitespace().take(2).collect::<Vec<_>>().join(" "))
-}
-
-/// What one wrk run reports.
-struct Load {
-    requests: u64,
-    per_second: f64,
-    p50: Duration,
-    p75: Duration,
-    p90: Duration,
-    p99: Duration,
-    /// Responses other than 2xx or 3xx.
-    non_2xx: u64,
-    /// wrk's socket errors line (connect, read, write, timeout), if any.
-    socket_errors: Option<String>,
-}
-
-fn run_wrk(url: &str, shape: Shape) -> Load {
-    let out = Command::new("wrk")
-        .arg("--latency")
-        .args(["--threads", &shape.threads.to_string()])
-        .args(["--connections", &shape.connections.to_string()])
-        .args(["--duration", &format!("{}s", shape.duration.as_secs())])
-        .arg(url)
-        .output()
-        .expect("wrk runs");
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "wrk failed: {text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    parse_wrk(&text).unwrap_or_else(|| panic!("unexpected wrk output:\n{text}"))
-}
-
-/// Reads wrk's `--latency` report.
-fn parse_wrk(text: &str) -> Option<Load> {
-    let line = |prefix: &str| {
-        text.lines()
-            .map(str::trim)
-            .find_map(|l| l.strip_prefix(prefix))
-            .map(str::trim)
-    };
-    let percentile = |p: &str| line(p).and_then(wrk_duration);
-    Some(Load {
-        requests: text
-            .lines()
-            .find(|l| l.contains(" requests in "))?
-            .split_whitespace()
-            .next()?
-            .parse()
-            .ok()?,
-        per_second: line("Requests/sec:")?.parse().ok()?,
-        p50: percentile("50%")?,
-        p75: percentile("75%")?,
-        p90: percentile("90%")?,
-        p99: percentile("99%")?,
-        non_2xx: line("Non-2xx or 3xx responses:").map_or(Some(0), |n| n.parse().ok())?,
-        socket_errors: line("Socket errors:").map(str::to_owned),
-    })
-}
-
-/// wrk's durations: `250.00us`, `1.23ms`, `2.00s`, `1.50m`.
-fn wrk_duration(text: &str) -> Option<Duration> {
-    let split = text.find(|c: char| c.is_ascii_alphabetic())?;
-    let (number, unit) = text.split_at(split);
-    let number: f64 = number.parse().ok()?;
-    let scale = match unit {
-        "us" => 1e-6,
-        "ms" => 1e-3,
-        "s" => 1.0,
-        "m" => 60.0,
-        "h" => 3600.0,
-        _ => return None,
-    };
-    Some(Duration::from_secs_f64(number * scale))
 }
 
 fn print_loads(title: &str, loads: &[(&str, Load)]) {

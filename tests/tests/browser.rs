@@ -16,6 +16,7 @@
 //! `npm ci`, run when `tests/browser/node_modules` is missing or older than
 //! the lock file's contents.
 
+mod common;
 mod support;
 
 use std::io::{BufRead, BufReader, Read};
@@ -24,11 +25,13 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use customer_web_host::bindings::exports::customer_web::plugin::account::SignInError;
 use customer_web_host::directory::FileDirectory;
-use customer_web_host::mail::DeliveryState;
+use common::spin::SpinDb;
+use customer_web_host::mail::{DeliveryState, QueuedMessage};
 use customer_web_host::{Capabilities, HostOptions};
-use support::browser::Server;
+use support::browser::{Browser, Server};
+use support::spin_app::SpinApp;
+use support::walks::post_json;
 
 const AGENT: &str = "AG001";
 const KEYWORD: &str = "ひまわり畑";
@@ -83,13 +86,6 @@ const WALK_DEADLINE: Duration = Duration::from_secs(300);
 
 #[test]
 fn a_real_browser_walks_enrollment_and_recovery_and_photographs_every_screen() {
-    let chromium = chromium();
-    ensure_japanese_fonts();
-    let node = node();
-    let walk_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("browser");
-    npm_ci_when_stale(&walk_dir);
-    let out = screenshot_dir();
-
     let data = tempfile::tempdir().expect("temp dir");
     let caps = Capabilities::sqlite(data.path(), Arc::new(FileDirectory::sample())).expect("capabilities");
     let options = HostOptions {
@@ -98,11 +94,77 @@ fn a_real_browser_walks_enrollment_and_recovery_and_photographs_every_screen() {
     };
     let server = Server::start(caps, options);
     let base = format!("http://{}", server.address);
+    walk_and_photograph(&base, "screenshots");
+
+    let caps = server.host.capabilities().clone();
+    // The delivery worker has passed both mails to the dev mailbox.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mails = loop {
+        let mails = caps.outbox.list(100).expect("outbox");
+        if mails.iter().all(|m| m.state == DeliveryState::Sent) || Instant::now() > deadline {
+            break mails;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    for mail in &mails {
+        assert_eq!(
+            mail.state,
+            DeliveryState::Sent,
+            "{}: {:?}",
+            mail.id,
+            mail.last_error
+        );
+    }
+    let records = Records {
+        events: caps
+            .audit
+            .recent(10_000)
+            .expect("audit trail")
+            .into_iter()
+            .map(|e| (e.kind, e.subject, e.detail))
+            .collect(),
+        mails,
+        keys: caps
+            .store
+            .versions(caps.clock.now())
+            .expect("storage")
+            .into_iter()
+            .map(|(key, _)| key)
+            .collect(),
+    };
+    check_server_side(&base, &records, &mut server.browser());
+}
+
+/// The same walk, with the same screens, against the Spin app on the real
+/// Spin (`spin up`; skipped with a loud note when there is no Spin CLI).
+/// Screenshots go to `target/screenshots-spin/`.
+#[test]
+fn a_real_browser_walks_the_spin_app_on_spin() {
+    let Some(app) = SpinApp::start(&[], &[]) else { return };
+    let base = app.base_url();
+    walk_and_photograph(&base, "screenshots-spin");
+    let db = SpinDb::new(app.database());
+    let records = Records {
+        events: db.audit(),
+        // Without a mail relay, Spin's outbox keeps the mail for the dev
+        // mailbox (pending), where the walk read it.
+        mails: db.mails(),
+        keys: db.versions(0).into_iter().map(|(key, _)| key).collect(),
+    };
+    check_server_side(&base, &records, &mut app.browser());
+}
+
+/// Runs `tests/browser/walk.mjs` against `base`, with screenshots into
+/// `target/<shots>/`, and checks them.
+fn walk_and_photograph(base: &str, shots: &str) {
+    let (chromium, node) = prepared();
+    let walk_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("browser");
+    let out = screenshot_dir(shots);
 
     let mut command = Command::new(node);
     command
         .arg(walk_dir.join("walk.mjs"))
-        .args(["--base", &base])
+        .args(["--base", base])
         .arg("--out")
         .arg(&out)
         .arg("--chromium")
@@ -120,22 +182,40 @@ fn a_real_browser_walks_enrollment_and_recovery_and_photographs_every_screen() {
     let (success, log) = run_with_deadline(command, WALK_DEADLINE);
     assert!(
         success,
-        "the browser walk failed (screenshots, the failing page's included, in {}):\n{log}",
+        "the browser walk against {base} failed (screenshots, the failing page's included, in {}):\n{log}",
         out.display()
     );
-    println!("browser walk: {:.1} s", started.elapsed().as_secs_f64());
-
+    println!("browser walk against {base}: {:.1} s", started.elapsed().as_secs_f64());
     check_screenshots(&out, &log);
-    check_server_side(&server);
+}
+
+/// Chromium with a Japanese font, Node.js, and the walk's npm packages,
+/// installed when missing: once per test binary, whichever walk comes
+/// first (apt-get and npm each take a lock a second one would fail on).
+fn prepared() -> &'static (PathBuf, PathBuf) {
+    static READY: std::sync::OnceLock<(PathBuf, PathBuf)> = std::sync::OnceLock::new();
+    READY.get_or_init(|| {
+        let chromium = chromium();
+        ensure_japanese_fonts();
+        let node = node();
+        npm_ci_when_stale(&Path::new(env!("CARGO_MANIFEST_DIR")).join("browser"));
+        (chromium, node)
+    })
+}
+
+/// What a server recorded of the walk: its audit trail (kind, subject,
+/// detail), its outbox, and its storage keys.
+struct Records {
+    events: Vec<(String, String, String)>,
+    mails: Vec<QueuedMessage>,
+    keys: Vec<String>,
 }
 
 /// What the walk did, as the server recorded it.
-fn check_server_side(server: &Server) {
-    let caps = server.host.capabilities().clone();
-
+fn check_server_side(base: &str, records: &Records, b: &mut Browser) {
     // The audit trail tells the whole story, once each where once is right.
-    let events = caps.audit.recent(10_000).expect("audit trail");
-    let count = |kind: &str| events.iter().filter(|e| e.kind == kind).count();
+    let events = &records.events;
+    let count = |kind: &str| events.iter().filter(|(k, _, _)| k == kind).count();
     for (kind, expected) in [
         ("enrollment-started", 1),
         ("keyword-failed", 1),
@@ -147,14 +227,14 @@ fn check_server_side(server: &Server) {
         ("credentials-reset", 1),
         ("mail-sent", 1),
     ] {
-        let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+        let kinds: Vec<&str> = events.iter().map(|(k, _, _)| k.as_str()).collect();
         assert_eq!(count(kind), expected, "audit events {kind}: {kinds:?}");
     }
     let detail = |kind: &str| {
         events
             .iter()
-            .find(|e| e.kind == kind)
-            .map(|e| e.detail.clone())
+            .find(|(k, _, _)| k == kind)
+            .map(|(_, _, detail)| detail.clone())
             .unwrap_or_default()
     };
     // The identity matched the directory, and recovery found the account.
@@ -174,43 +254,28 @@ fn check_server_side(server: &Server) {
         count("sign-in-failed") >= 1,
         "the old password's refusal recorded"
     );
-    for event in &events {
+    for event in events {
         for secret in [KEYWORD, PASSWORD, NEW_PASSWORD] {
             assert!(
-                !event.detail.contains(secret) && !event.subject.contains(secret),
+                !event.1.contains(secret) && !event.2.contains(secret),
                 "a secret in the audit trail: {event:?}"
             );
         }
     }
 
-    // Two mails, both to the contact address, neither with a keyword;
-    // the delivery worker has passed them to the dev mailbox.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let mails = loop {
-        let mails = caps.outbox.list(100).expect("outbox");
-        if mails.iter().all(|m| m.state == DeliveryState::Sent) || Instant::now() > deadline {
-            break mails;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    // Two mails, both to the contact address, neither with a keyword.
+    let mails = &records.mails;
     let mut kinds: Vec<&str> = mails.iter().map(|m| m.message.kind.as_str()).collect();
     kinds.sort_unstable();
     assert_eq!(kinds, ["enrollment-link", "recovery-link"], "outbox");
     let mut tokens = Vec::new();
-    for mail in &mails {
+    for mail in mails {
         assert_eq!(mail.message.to, CONTACT);
-        assert_eq!(
-            mail.state,
-            DeliveryState::Sent,
-            "{}: {:?}",
-            mail.id,
-            mail.last_error
-        );
         assert!(
             !mail.message.text.contains(KEYWORD),
             "the keyword is never mailed"
         );
-        let link = format!("http://{}/link/", server.address);
+        let link = format!("{base}/link/");
         let token = mail
             .message
             .text
@@ -222,39 +287,39 @@ fn check_server_side(server: &Server) {
     }
 
     // Storage knows the links only by their hashes.
-    let keys = caps.store.versions(caps.clock.now()).expect("storage");
     for token in &tokens {
         assert!(
-            keys.iter().all(|(key, _)| !key.contains(token.as_str())),
+            records.keys.iter().all(|key| !key.contains(token.as_str())),
             "a link token in clear in a storage key"
         );
     }
 
     // The credentials are the ones chosen in recovery: the new password
     // signs in to 山田 太郎's account, the enrollment one no longer does.
-    let grant = server
-        .host
-        .call(|p, s| {
-            p.customer_web_plugin_account()
-                .call_sign_in(s, USER_ID, NEW_PASSWORD)
-        })
-        .expect("no trap")
-        .expect("the password chosen in recovery signs in");
-    let home = server
-        .host
-        .call(|p, s| p.customer_web_plugin_account().call_home(s, &grant.session))
-        .expect("no trap")
-        .expect("home")
-        .expect("a live session");
-    assert_eq!(home.user_id, USER_ID);
-    assert!(home.display_name.contains("山田"), "{}", home.display_name);
-    let old = server
-        .host
-        .call(|p, s| p.customer_web_plugin_account().call_sign_in(s, USER_ID, PASSWORD))
-        .expect("no trap");
+    let (status, grant) = post_json(
+        b,
+        "/api/v1/session",
+        serde_json::json!({ "user_id": USER_ID, "password": NEW_PASSWORD }),
+    );
+    assert_eq!(status, 200, "the password chosen in recovery signs in: {grant}");
+    let bearer = format!("Bearer {}", grant["session"].as_str().expect("a session"));
+    let home = b.request("GET", "/api/v1/home", &[("authorization", &bearer)], None);
+    assert_eq!(home.status, 200, "{}", home.body);
+    let home: serde_json::Value = serde_json::from_str(&home.body).expect("JSON");
+    assert_eq!(home["user_id"], USER_ID);
     assert!(
-        matches!(old, Err(SignInError::BadCredentials)),
-        "the enrollment password after recovery: {old:?}"
+        home["display_name"].as_str().is_some_and(|n| n.contains("山田")),
+        "{home}"
+    );
+    let (status, old) = post_json(
+        b,
+        "/api/v1/session",
+        serde_json::json!({ "user_id": USER_ID, "password": PASSWORD }),
+    );
+    assert_eq!(
+        (status, old["error"].as_str()),
+        (401, Some("bad-credentials")),
+        "the enrollment password after recovery: {old}"
     );
 }
 
@@ -292,11 +357,11 @@ fn check_screenshots(out: &Path, log: &str) {
     assert_eq!(present, expected, "screenshots in {}", out.display());
 }
 
-/// `target/screenshots/`, emptied of the last run's pictures.
-fn screenshot_dir() -> PathBuf {
+/// `target/NAME/`, emptied of the last run's pictures.
+fn screenshot_dir(name: &str) -> PathBuf {
     let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
     let target = tmp.parent().expect("CARGO_TARGET_TMPDIR is target/tmp");
-    let out = target.join("screenshots");
+    let out = target.join(name);
     std::fs::create_dir_all(&out).expect("screenshot dir");
     for entry in std::fs::read_dir(&out).expect("screenshot dir").flatten() {
         if entry.path().extension().is_some_and(|e| e == "png") {

@@ -4,6 +4,8 @@
 
 #![allow(dead_code)] // each bench binary uses part of it
 
+pub mod wrk;
+
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 

@@ -387,7 +387,24 @@ impl SpinDb {
             .expect("cw_audit rows")
     }
 
-    /// Live keys of `cw_kv` and their versions, in key order.
+    /// `cw_audit` as (kind, subject, detail), newest first.
+    pub fn audit(&self) -> Vec<(String, String, String)> {
+        let conn = self.open();
+        if !self.has(&conn, "cw_audit") {
+            return Vec::new();
+        }
+        let mut statement = conn
+            .prepare("SELECT kind, subject, detail FROM cw_audit ORDER BY id DESC")
+            .expect("cw_audit");
+        statement
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+            .expect("cw_audit")
+            .collect::<Result<_, _>>()
+            .expect("cw_audit rows")
+    }
+
+    /// Keys of `cw_kv` live at `now` (0: every key) and their versions, in
+    /// key order.
     pub fn versions(&self, now: u64) -> Vec<(String, u64)> {
         let conn = self.open();
         if !self.has(&conn, "cw_kv") {
