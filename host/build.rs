@@ -22,7 +22,11 @@ fn main() {
     let mut cmd = guest_build::wasm_cargo(&root, guest_build::CARGO_ARGS);
     cmd.arg(root.join(guest_build::TARGET_DIR));
     let status = cmd.status().expect("cargo runs");
-    assert!(status.success(), "building the customer-web component failed");
+    assert!(
+        status.success(),
+        "building the customer-web component for {target} failed (a missing target: run `rustup target add {target}`)",
+        target = guest_build::WASM_TARGET
+    );
     let wasm = root.join(guest_build::WASM);
     println!("cargo:rustc-env=CUSTOMER_WEB_WASM={}", wasm.display());
 }

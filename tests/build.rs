@@ -62,5 +62,10 @@ fn main() {
 fn build(root: &Path, args: &[&str]) {
     let mut cmd = guest_build::wasm_cargo(root, args);
     let status = cmd.status().expect("cargo runs");
-    assert!(status.success(), "`cargo {}` failed", args.join(" "));
+    assert!(
+        status.success(),
+        "`cargo {}` failed (a missing target: run `rustup target add {}`)",
+        args.join(" "),
+        guest_build::WASM_TARGET
+    );
 }

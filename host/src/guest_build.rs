@@ -46,19 +46,46 @@ pub fn ensure_wasm_target(root: &Path) {
         .filter(|o| o.status.success())
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
     let Some(sysroot) = sysroot else { return };
-    let lib = Path::new(&sysroot).join("lib/rustlib").join(WASM_TARGET);
+    let lib = Path::new(&sysroot)
+        .join("lib/rustlib")
+        .join(WASM_TARGET)
+        .join("lib");
     if lib.is_dir() {
         return;
     }
-    let status = Command::new("rustup")
-        .current_dir(root)
-        .args(["target", "add", WASM_TARGET])
-        .status();
-    match status {
-        Ok(status) if status.success() => {}
-        Ok(status) => println!("cargo:warning=`rustup target add {WASM_TARGET}` failed ({status})"),
-        Err(e) => println!("cargo:warning=rustup not found ({e}); install the {WASM_TARGET} target"),
+    // Two build scripts (the host's and the e2e crate's) may get here at
+    // once; one adds the target, the other waits for it. A directory is
+    // the lock: making one is atomic.
+    let lock = root.join("target").join("wasm-target-add.lock");
+    let _ = std::fs::create_dir_all(root.join("target"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(600);
+    while std::fs::create_dir(&lock).is_err() {
+        if std::time::Instant::now() > deadline {
+            // A lock left by a killed build: take it over.
+            let _ = std::fs::remove_dir(&lock);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
     }
+    if !lib.is_dir() {
+        println!(
+            "cargo:warning=adding the {WASM_TARGET} target to the toolchain (rustup target add {WASM_TARGET})"
+        );
+        let status = Command::new("rustup")
+            .current_dir(root)
+            .args(["target", "add", WASM_TARGET])
+            .status();
+        match status {
+            Ok(status) if status.success() => {}
+            Ok(status) => println!(
+                "cargo:warning=`rustup target add {WASM_TARGET}` failed ({status}); run it yourself in {}",
+                root.display()
+            ),
+            Err(e) => println!(
+                "cargo:warning=rustup not found ({e}): install the {WASM_TARGET} target for this toolchain"
+            ),
+        }
+    }
+    let _ = std::fs::remove_dir(&lock);
 }
 
 /// `cargo ARGS` for a wasm32-wasip2 build run from a build script, in the

@@ -193,7 +193,11 @@ fn main() {
         let creds = json!({ "ticket": ticket, "user_id": email, "password": PASSWORD });
         let (status, body) = post_json(&mut b, "/api/v1/credentials", creds);
         assert_eq!(status, 204, "{}: {body}", target.name);
-        let (status, body) = post_json(&mut b, "/api/v1/credentials/complete", json!({ "ticket": ticket }));
+        let (status, body) = post_json(
+            &mut b,
+            "/api/v1/credentials/complete",
+            json!({ "ticket": ticket }),
+        );
         assert_eq!(status, 200, "{}: {body}", target.name);
         began.elapsed()
     };

@@ -25,8 +25,8 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use customer_web_host::directory::FileDirectory;
 use common::spin::SpinDb;
+use customer_web_host::directory::FileDirectory;
 use customer_web_host::mail::{DeliveryState, QueuedMessage};
 use customer_web_host::{Capabilities, HostOptions};
 use support::browser::{Browser, Server};
@@ -140,7 +140,9 @@ fn a_real_browser_walks_enrollment_and_recovery_and_photographs_every_screen() {
 /// Screenshots go to `target/screenshots-spin/`.
 #[test]
 fn a_real_browser_walks_the_spin_app_on_spin() {
-    let Some(app) = SpinApp::start(&[], &[]) else { return };
+    let Some(app) = SpinApp::start(&[], &[]) else {
+        return;
+    };
     let base = app.base_url();
     walk_and_photograph(&base, "screenshots-spin");
     let db = SpinDb::new(app.database());
@@ -168,7 +170,7 @@ fn walk_and_photograph(base: &str, shots: &str) {
         .arg("--out")
         .arg(&out)
         .arg("--chromium")
-        .arg(&chromium)
+        .arg(chromium)
         .args(["--agent", AGENT, "--keyword", KEYWORD, "--contact", CONTACT])
         .args([
             "--user-id",
@@ -185,7 +187,10 @@ fn walk_and_photograph(base: &str, shots: &str) {
         "the browser walk against {base} failed (screenshots, the failing page's included, in {}):\n{log}",
         out.display()
     );
-    println!("browser walk against {base}: {:.1} s", started.elapsed().as_secs_f64());
+    println!(
+        "browser walk against {base}: {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
     check_screenshots(&out, &log);
 }
 

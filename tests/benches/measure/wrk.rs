@@ -13,7 +13,6 @@ pub struct Shape {
     pub duration: Duration,
 }
 
-
 /// The version of `wrk` on the PATH; installed with apt-get when missing
 /// and running as root; otherwise the process exits with a message.
 pub fn wrk_or_exit() -> String {
@@ -131,4 +130,3 @@ fn wrk_duration(text: &str) -> Option<Duration> {
     };
     Some(Duration::from_secs_f64(number * scale))
 }
-
