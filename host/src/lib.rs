@@ -21,6 +21,7 @@ pub mod config;
 pub mod ctx;
 pub mod db;
 pub mod dev;
+pub mod guard;
 pub mod guest_build;
 /// The insurer's directory ([`FileDirectory`](directory::FileDirectory) and the
 /// [`Directory`](directory::Directory) trait), shared with the Spin adapter.

@@ -30,19 +30,25 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serves the screens (the component's wasi:http handler) over HTTP.
-    /// With no SMTP server, mail stays in the dev mailbox at /_dev/mail.
+    /// Mail goes to an SMTP server (--smtp) or, for development, into the
+    /// dev mailbox at /_dev/mail (--dev): one of the two.
     Serve {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:3000")]
         listen: std::net::SocketAddr,
-        /// Show the dev mailbox even when not listening on loopback.
-        #[arg(long)]
+        /// Development: mail stays in the outbox, shown at /_dev/mail, and
+        /// /_dev/renewal stands in for the portal; both only to clients on
+        /// loopback that name a loopback host. Never with --smtp.
+        #[arg(long, conflicts_with = "smtp")]
         dev: bool,
         /// Deliver mail through this SMTP server (`smtp://host:port`,
         /// `smtp://user:pass@host:587?tls=required`, `smtps://host:465`).
-        /// Without it, mail stays in the dev mailbox.
         #[arg(long)]
         smtp: Option<String>,
+        /// A reverse proxy in front (its address): requests from it are
+        /// counted against the client its `X-Forwarded-For` names last.
+        #[arg(long)]
+        trusted_proxy: Option<std::net::IpAddr>,
         /// Character set of mail sent by SMTP: `utf-8`, or `iso-2022-jp`
         /// for older Japanese mail readers (a message with a character
         /// outside JIS X 0208 then goes out in UTF-8).
@@ -91,8 +97,16 @@ fn main() -> anyhow::Result<()> {
             listen,
             dev,
             smtp,
+            trusted_proxy,
             mail_charset,
-        } => serve(&cli, *listen, *dev, smtp.as_deref(), *mail_charset),
+        } => serve(
+            &cli,
+            *listen,
+            *dev,
+            smtp.as_deref(),
+            *trusted_proxy,
+            *mail_charset,
+        ),
         Command::Demo => demo(&cli),
         Command::Outbox { full } => {
             let caps = capabilities(&cli)?;
@@ -150,15 +164,21 @@ fn serve(
     listen: std::net::SocketAddr,
     dev: bool,
     smtp: Option<&str>,
+    trusted_proxy: Option<std::net::IpAddr>,
     charset: customer_web_host::mail::Charset,
 ) -> anyhow::Result<()> {
     let mut caps = capabilities(cli)?;
-    let delivery: Arc<dyn customer_web_host::mail::Delivery> = match smtp {
-        Some(url) => Arc::new(
+    let delivery: Arc<dyn customer_web_host::mail::Delivery> = match (smtp, dev) {
+        (Some(_), true) => bail!("--dev and --smtp exclude each other: the dev pages would show real mail"),
+        (Some(url), false) => Arc::new(
             customer_web_host::mail::SmtpDelivery::from_url(url, &caps.settings.sender_address)?
                 .with_charset(charset),
         ),
-        None => Arc::new(customer_web_host::dev::DevMailbox),
+        (None, true) => Arc::new(customer_web_host::dev::DevMailbox),
+        (None, false) => bail!(
+            "where should mail go? `serve --smtp smtp://HOST:PORT` delivers it; \
+             `serve --dev` keeps it in the dev mailbox at /_dev/mail (development only)"
+        ),
     };
     if cli.config.is_none() {
         // Without a configuration the mailed links point at this server,
@@ -181,15 +201,21 @@ fn serve(
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .with_context(|| format!("listening on {listen}"))?;
-        let dev_mailbox = dev || listen.ip().is_loopback();
         println!("customer-web: http://{}/", listener.local_addr()?);
-        if dev_mailbox {
-            println!("dev mailbox:  http://{}/_dev/mail", listener.local_addr()?);
+        if dev {
+            println!(
+                "dev mailbox:  http://{}/_dev/mail (loopback clients only)",
+                listener.local_addr()?
+            );
         }
         let options = customer_web_host::serve::ServeOptions {
             delivery,
             delivery_interval: std::time::Duration::from_secs(2),
-            dev_mailbox,
+            dev_mailbox: dev,
+            limits: customer_web_host::guard::Limits {
+                trusted_proxy,
+                ..Default::default()
+            },
         };
         customer_web_host::serve::serve(host, listener, options, shutdown_signal()).await
     })

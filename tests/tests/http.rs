@@ -169,7 +169,10 @@ fn shutdown_lets_a_request_in_flight_finish() {
     let csrf = b.get("/recover").field("csrf").unwrap();
     let cookies = b.cookies.clone();
     let in_flight = std::thread::spawn(move || {
-        let mut late = Browser { address, cookies };
+        let mut late = Browser {
+            cookies,
+            ..Browser::at(address)
+        };
         // Hashes a keyword (argon2id) inside the component: long enough
         // to still be running when shutdown starts.
         late.post_form(

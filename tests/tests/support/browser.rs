@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use customer_web_host::dev::DevMailbox;
+use customer_web_host::guard::{Limits, Rate};
 use customer_web_host::serve::{ServeOptions, serve};
 use customer_web_host::{Capabilities, HostOptions, PluginHost};
 
@@ -22,8 +23,31 @@ pub struct Server {
     thread: Option<std::thread::JoinHandle<anyhow::Result<()>>>,
 }
 
+/// Limits for tests whose every client is 127.0.0.1: the production
+/// shapes, with per-client rates and caps out of the way. The hostile
+/// tests set their own.
+pub fn test_limits() -> Limits {
+    let many = Rate {
+        burst: 100_000,
+        per: Duration::from_millis(1),
+    };
+    Limits {
+        connections_per_client: 512,
+        hash_queue: 512,
+        hash_wait: Duration::from_secs(120),
+        hash_per_client: many,
+        flows_per_client: many,
+        ..Limits::default()
+    }
+}
+
 impl Server {
-    pub fn start(mut caps: Capabilities, options: HostOptions) -> Self {
+    pub fn start(caps: Capabilities, options: HostOptions) -> Self {
+        Self::start_with(caps, options, test_limits())
+    }
+
+    /// [`Server::start`] held to `limits`.
+    pub fn start_with(mut caps: Capabilities, options: HostOptions, limits: Limits) -> Self {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
         let address = listener.local_addr().expect("address");
         caps.settings.base_url = format!("http://{address}");
@@ -31,17 +55,17 @@ impl Server {
         let host = Arc::new(
             PluginHost::new(customer_web_host::plugin::EMBEDDED_COMPONENT, caps, options).expect("host"),
         );
-        Self::run(listener, host)
+        Self::run(listener, host, limits)
     }
 
     /// Serves a host made elsewhere (any component, e.g. one from
     /// `PluginHost::proxy_only`); its settings keep their base URL.
     pub fn serving(host: Arc<PluginHost>) -> Self {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
-        Self::run(listener, host)
+        Self::run(listener, host, test_limits())
     }
 
-    fn run(listener: std::net::TcpListener, host: Arc<PluginHost>) -> Self {
+    fn run(listener: std::net::TcpListener, host: Arc<PluginHost>, limits: Limits) -> Self {
         let address = listener.local_addr().expect("address");
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let served = host.clone();
@@ -57,6 +81,7 @@ impl Server {
                     delivery: Arc::new(DevMailbox),
                     delivery_interval: Duration::from_millis(200),
                     dev_mailbox: true,
+                    limits,
                 };
                 serve(served, listener, options, async {
                     let _ = stopped.await;
@@ -86,10 +111,7 @@ impl Server {
     }
 
     pub fn browser(&self) -> Browser {
-        Browser {
-            address: self.address,
-            cookies: BTreeMap::new(),
-        }
+        Browser::at(self.address)
     }
 }
 
@@ -153,9 +175,43 @@ fn unescape(s: &str) -> String {
 pub struct Browser {
     pub address: SocketAddr,
     pub cookies: BTreeMap<String, String>,
+    /// The loopback address its connections come from (another client on
+    /// the same machine: 127.0.0.2, …); `None`: the system's choice.
+    pub source: Option<std::net::IpAddr>,
 }
 
 impl Browser {
+    /// A browser with no cookies, talking to `address`.
+    pub fn at(address: SocketAddr) -> Self {
+        Browser {
+            address,
+            cookies: BTreeMap::new(),
+            source: None,
+        }
+    }
+
+    /// The same, its connections coming from `source`.
+    pub fn from_source(address: SocketAddr, source: std::net::IpAddr) -> Self {
+        Browser {
+            source: Some(source),
+            ..Browser::at(address)
+        }
+    }
+
+    /// A new connection to the server, from [`Browser::source`] if set.
+    pub fn connect(&self) -> std::io::Result<TcpStream> {
+        match self.source {
+            None => TcpStream::connect(self.address),
+            Some(source) => {
+                let domain = socket2::Domain::for_address(self.address);
+                let socket = socket2::Socket::new(domain, socket2::Type::STREAM, None)?;
+                socket.bind(&SocketAddr::new(source, 0).into())?;
+                socket.connect(&self.address.into())?;
+                Ok(socket.into())
+            }
+        }
+    }
+
     pub fn get(&mut self, path: &str) -> Page {
         self.request("GET", path, &[], None)
     }
@@ -206,14 +262,15 @@ impl Browser {
         headers: &[(&str, &str)],
         body: Option<&[u8]>,
     ) -> Page {
-        let mut stream = TcpStream::connect(self.address).expect("connect");
+        let mut stream = self.connect().expect("connect");
         stream
             .set_read_timeout(Some(Duration::from_secs(60)))
             .expect("timeout");
-        let mut head = format!(
-            "{method} {path} HTTP/1.1\r\nhost: {}\r\nconnection: close\r\n",
-            self.address
-        );
+        // A `host` among `headers` stands in for the server's address.
+        let mut head = format!("{method} {path} HTTP/1.1\r\nconnection: close\r\n");
+        if !headers.iter().any(|(name, _)| name.eq_ignore_ascii_case("host")) {
+            head.push_str(&format!("host: {}\r\n", self.address));
+        }
         if !self.cookies.is_empty() {
             let jar: Vec<String> = self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
             head.push_str(&format!("cookie: {}\r\n", jar.join("; ")));

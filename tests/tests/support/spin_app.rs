@@ -168,10 +168,7 @@ impl SpinApp {
     }
 
     pub fn browser(&self) -> Browser {
-        Browser {
-            address: self.address,
-            cookies: Default::default(),
-        }
+        Browser::at(self.address)
     }
 
     fn wait_until_serving(&mut self) {
