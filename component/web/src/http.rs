@@ -51,21 +51,44 @@ pub(crate) fn header<'h>(headers: &'h [(String, String)], name: &str) -> Option<
         .map(|(_, v)| v.as_str())
 }
 
+/// Most bytes of `Cookie` fields read: a browser sends at most a few
+/// kilobytes for one site; the rest of a longer field is not looked at.
+pub(crate) const MAX_COOKIE_BYTES: usize = 16 * 1024;
+
+/// Most cookies read (browsers keep about 180 per site, and the screens
+/// set four).
+pub(crate) const MAX_COOKIES: usize = 200;
+
 /// Every cookie the browser sent, from all `Cookie` fields (HTTP/2 splits
 /// them). A cookie named twice keeps its first value, the one set for the
-/// most specific path.
+/// most specific path. One pass, linear in the bytes read, and bounded: at
+/// most [`MAX_COOKIE_BYTES`] bytes and [`MAX_COOKIES`] cookies are taken,
+/// so a field stuffed with names costs no more than a normal one.
 pub(crate) fn cookies(headers: &[(String, String)]) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    let mut budget = MAX_COOKIE_BYTES;
     for (_, value) in headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case("cookie")) {
-        for pair in value.split(';') {
+        let mut end = value.len().min(budget);
+        while !value.is_char_boundary(end) {
+            end -= 1;
+        }
+        budget -= end;
+        for pair in value[..end].split(';') {
+            if out.len() >= MAX_COOKIES {
+                return out;
+            }
             let Some((name, v)) = pair.split_once('=') else {
                 continue;
             };
             let name = name.trim();
             let v = v.trim().trim_matches('"');
-            if !name.is_empty() && !out.iter().any(|(n, _)| n == name) {
+            if !name.is_empty() && seen.insert(name) {
                 out.push((name.to_owned(), v.to_owned()));
             }
+        }
+        if budget == 0 {
+            break;
         }
     }
     out
@@ -227,6 +250,28 @@ mod tests {
                 ("c".to_owned(), "4".to_owned())
             ]
         );
+    }
+
+    #[test]
+    fn a_cookie_field_stuffed_with_names_is_read_in_one_bounded_pass() {
+        // 80,000 names: the attack that took seconds of CPU when every
+        // name was compared with every one before it.
+        let stuffed: String = (0..80_000).map(|i| format!("n{i}=v; ")).collect();
+        let headers = vec![
+            ("cookie".to_owned(), format!("cw_session=abc; {stuffed}")),
+            ("cookie".to_owned(), "late=1".to_owned()),
+        ];
+        let read = cookies(&headers);
+        assert!(read.len() <= MAX_COOKIES, "{}", read.len());
+        assert_eq!(read[0], ("cw_session".to_owned(), "abc".to_owned()));
+        let bytes: usize = read.iter().map(|(n, v)| n.len() + v.len() + 3).sum();
+        assert!(bytes <= MAX_COOKIE_BYTES, "{bytes}");
+        // A name repeated thousands of times is one cookie, its first value.
+        let repeated = vec![("cookie".to_owned(), "a=1; ".repeat(5_000) + "a=2")];
+        assert_eq!(cookies(&repeated), vec![("a".to_owned(), "1".to_owned())]);
+        // A multi-byte character across the byte limit is not split.
+        let wide = vec![("cookie".to_owned(), format!("x={}", "あ".repeat(MAX_COOKIE_BYTES)))];
+        assert_eq!(cookies(&wide).len(), 1);
     }
 
     #[test]
