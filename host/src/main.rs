@@ -212,6 +212,7 @@ fn serve(
             delivery,
             delivery_interval: std::time::Duration::from_secs(2),
             dev_mailbox: dev,
+            purge_interval: customer_web_host::serve::PURGE_INTERVAL,
             limits: customer_web_host::guard::Limits {
                 trusted_proxy,
                 ..Default::default()

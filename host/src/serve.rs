@@ -48,6 +48,23 @@ pub struct ServeOptions {
     pub dev_mailbox: bool,
     /// What a request is held to before it may take an instance slot.
     pub limits: Limits,
+    /// How often expired records (flows, links, tickets, sessions,
+    /// throttle windows) are purged from storage; also once at start.
+    pub purge_interval: Duration,
+}
+
+/// The default [`ServeOptions::purge_interval`].
+pub const PURGE_INTERVAL: Duration = Duration::from_secs(300);
+
+/// One purge pass, as the scheduler runs it: every record whose expiry
+/// has passed leaves storage. Flows and throttle rows are made by anyone;
+/// this keeps storage bounded by what is alive.
+pub fn purge_pass(caps: &crate::Capabilities) -> anyhow::Result<usize> {
+    let purged = caps.store.purge_expired(caps.clock.now())?;
+    if purged > 0 {
+        tracing::info!(purged, "expired records purged");
+    }
+    Ok(purged)
 }
 
 /// The admission state one server shares among its connections.
@@ -81,6 +98,7 @@ pub async fn serve(
     let admission = Arc::new(Admission::new(&options.limits));
     let options = Arc::new(options);
     let (stop_worker, worker) = spawn_delivery_worker(host.clone(), options.clone());
+    let purger = spawn_purge_worker(host.clone(), options.purge_interval);
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {
@@ -139,6 +157,7 @@ pub async fn serve(
     {
         tracing::warn!("requests still running after {DRAIN_TIMEOUT:?}; stopping anyway");
     }
+    purger.abort();
     let _ = stop_worker.send(());
     worker.await.context("delivery worker")?;
     tracing::info!("stopped");
@@ -532,6 +551,20 @@ fn full(text: String) -> HyperOutgoingBody {
     Full::new(Bytes::from(text))
         .map_err(|never: Infallible| match never {})
         .boxed_unsync()
+}
+
+fn spawn_purge_worker(host: Arc<PluginHost>, every: Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            let caps = host.capabilities().clone();
+            match tokio::task::spawn_blocking(move || purge_pass(&caps)).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => tracing::warn!(error = %format!("{e:#}"), "purge pass failed"),
+                Err(e) => tracing::error!(error = %e, "purge pass panicked"),
+            }
+            tokio::time::sleep(every).await;
+        }
+    })
 }
 
 fn spawn_delivery_worker(

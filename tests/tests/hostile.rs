@@ -300,3 +300,35 @@ fn a_forged_client_address_never_reaches_the_component() {
         .collect();
     assert_eq!(values, ["127.0.0.8"]);
 }
+
+#[test]
+fn abandoned_flows_are_purged_on_schedule_and_storage_stays_bounded() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let caps = Capabilities::sqlite(dir.path(), Arc::new(FileDirectory::sample())).expect("capabilities");
+    let clock = caps.clock.clone();
+    let server = Server::start_with(caps, options(2), test_limits());
+    let rows = || -> i64 {
+        let conn = rusqlite::Connection::open(dir.path().join("customer-web.sqlite3")).expect("the database");
+        conn.query_row("SELECT count(*) FROM kv", [], |r| r.get(0))
+            .expect("count")
+    };
+    let mut b = Browser::from_source(server.address, client(10));
+    for round in 0..3 {
+        for _ in 0..20 {
+            assert_eq!(post_json(&mut b, "/api/v1/enrollment", json!({})).0, 201);
+        }
+        assert!(rows() >= 20, "round {round}: the flows are stored");
+        // Abandoned: their lifetime (2 h) passes, and the scheduler (every
+        // 200 ms here) purges them; nothing else clears them.
+        clock.advance(Duration::from_secs(3 * 3600));
+        let mut left = rows();
+        for _ in 0..100 {
+            if left == 0 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+            left = rows();
+        }
+        assert_eq!(left, 0, "round {round}: every expired flow purged");
+    }
+}

@@ -61,12 +61,14 @@ pub(crate) const MAX_COOKIES: usize = 200;
 
 /// Every cookie the browser sent, from all `Cookie` fields (HTTP/2 splits
 /// them). A cookie named twice keeps its first value, the one set for the
-/// most specific path. One pass, linear in the bytes read, and bounded: at
+/// most specific path. One pass over the bytes read, and bounded: at
 /// most [`MAX_COOKIE_BYTES`] bytes and [`MAX_COOKIES`] cookies are taken,
 /// so a field stuffed with names costs no more than a normal one.
 pub(crate) fn cookies(headers: &[(String, String)]) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::new();
-    let mut seen = std::collections::HashSet::new();
+    // Ordered, not hashed: std's hash maps seed from `wasi:random/insecure-seed`,
+    // an import the component does without.
+    let mut seen = std::collections::BTreeSet::new();
     let mut budget = MAX_COOKIE_BYTES;
     for (_, value) in headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case("cookie")) {
         let mut end = value.len().min(budget);
@@ -270,7 +272,10 @@ mod tests {
         let repeated = vec![("cookie".to_owned(), "a=1; ".repeat(5_000) + "a=2")];
         assert_eq!(cookies(&repeated), vec![("a".to_owned(), "1".to_owned())]);
         // A multi-byte character across the byte limit is not split.
-        let wide = vec![("cookie".to_owned(), format!("x={}", "あ".repeat(MAX_COOKIE_BYTES)))];
+        let wide = vec![(
+            "cookie".to_owned(),
+            format!("x={}", "あ".repeat(MAX_COOKIE_BYTES)),
+        )];
         assert_eq!(cookies(&wide).len(), 1);
     }
 

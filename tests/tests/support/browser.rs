@@ -82,6 +82,7 @@ impl Server {
                     delivery_interval: Duration::from_millis(200),
                     dev_mailbox: true,
                     limits,
+                    purge_interval: Duration::from_millis(200),
                 };
                 serve(served, listener, options, async {
                     let _ = stopped.await;
