@@ -25,6 +25,11 @@ impl Delivery for DevMailbox {
         tracing::info!(id = message.id, kind = %message.message.kind, "mail kept in the dev mailbox");
         Ok(())
     }
+
+    /// The outbox is the mailbox: its pages read the body there.
+    fn keeps_body(&self) -> bool {
+        true
+    }
 }
 
 /// The page for `path` under `/_dev/mail`.

@@ -60,6 +60,12 @@ fn aiosmtpd_path() -> &'static str {
 
 impl SmtpServer {
     fn start(port: u16, maildir: &Path) -> SmtpServer {
+        Self::start_with(port, maildir, "aiosmtpd.handlers.Mailbox")
+    }
+
+    /// With the handler class `handler` (`tests/smtp/` is on its path).
+    fn start_with(port: u16, maildir: &Path, handler: &str) -> SmtpServer {
+        let ours = Path::new(env!("CARGO_MANIFEST_DIR")).join("smtp");
         let child = Command::new("python3")
             .args([
                 "-m",
@@ -68,10 +74,10 @@ impl SmtpServer {
                 "-l",
                 &format!("127.0.0.1:{port}"),
                 "-c",
-                "aiosmtpd.handlers.Mailbox",
+                handler,
             ])
             .arg(maildir)
-            .env("PYTHONPATH", aiosmtpd_path())
+            .env("PYTHONPATH", format!("{}:{}", aiosmtpd_path(), ours.display()))
             .spawn()
             .expect("python3 -m aiosmtpd");
         let deadline = Instant::now() + Duration::from_secs(20);
@@ -169,6 +175,40 @@ fn the_enrollment_mail_arrives_as_a_mail_client_reads_it() {
     assert!(body.contains(&format!("/link/{token}")), "{body}");
     assert!(body.contains("ご利用期限："));
     assert_eq!(caps.outbox.list(1).unwrap()[0].state, DeliveryState::Sent);
+}
+
+#[test]
+fn a_recipient_the_server_refuses_for_good_is_dead_lettered_and_never_retried() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let server = SmtpServer::start_with(port, &dir.path().join("maildir"), "refusing.Refusing");
+    let h = Harness::new(Backend::Sqlite);
+    h.mail_link("nobody@example.jp");
+    h.mail_link(CONTACT);
+    let caps = h.host.capabilities();
+    let smtp =
+        SmtpDelivery::from_url(&format!("smtp://127.0.0.1:{port}"), &caps.settings.sender_address).unwrap();
+    let report = deliver_due(caps.outbox.as_ref(), &smtp, caps.clock.now()).unwrap();
+    assert_eq!((report.sent, report.failed), (1, 1));
+    let listed = caps.outbox.list(10).unwrap();
+    let dead = listed
+        .iter()
+        .find(|m| m.message.to == "nobody@example.jp")
+        .unwrap();
+    assert_eq!(dead.state, DeliveryState::Dead, "{dead:?}");
+    assert!(
+        dead.last_error.as_deref().is_some_and(|e| e.contains("550")),
+        "{dead:?}"
+    );
+    assert_eq!(dead.message.text, "", "a dead letter keeps no link");
+    let sent = listed.iter().find(|m| m.message.to == CONTACT).unwrap();
+    assert_eq!(sent.state, DeliveryState::Sent);
+    assert_eq!(sent.message.text, "", "a delivered mail keeps no link");
+    // A day later nothing is tried again.
+    h.advance(86_400);
+    let again = deliver_due(caps.outbox.as_ref(), &smtp, caps.clock.now()).unwrap();
+    assert_eq!(again.sent + again.failed, 0);
+    assert_eq!(server.received().len(), 1);
 }
 
 #[test]

@@ -76,8 +76,10 @@ impl Outbox for MemoryOutbox {
             .messages
             .values_mut()
             .filter(|record| {
-                record.queued.state != DeliveryState::Sent
-                    && record.queued.next_attempt_at <= now
+                matches!(
+                    record.queued.state,
+                    DeliveryState::Pending | DeliveryState::Failing
+                ) && record.queued.next_attempt_at <= now
                     && record.leased_until <= now
             })
             .collect();
@@ -93,12 +95,15 @@ impl Outbox for MemoryOutbox {
             .collect())
     }
 
-    fn mark_sent(&self, id: u64, now: u64) -> Result<(), OutboxError> {
+    fn mark_sent(&self, id: u64, now: u64, keep_body: bool) -> Result<(), OutboxError> {
         let mut inner = self.lock();
         let record = inner.messages.get_mut(&id).ok_or_else(|| unknown(id))?;
         if record.queued.state == DeliveryState::Sent {
             // A second report of the same delivery keeps the first record.
             return Ok(());
+        }
+        if !keep_body {
+            record.queued.message.text.clear();
         }
         record.queued.state = DeliveryState::Sent;
         record.queued.attempts = record.queued.attempts.saturating_add(1);
@@ -107,10 +112,24 @@ impl Outbox for MemoryOutbox {
         Ok(())
     }
 
+    fn mark_dead(&self, id: u64, error: &str, _now: u64) -> Result<(), OutboxError> {
+        let mut inner = self.lock();
+        let record = inner.messages.get_mut(&id).ok_or_else(|| unknown(id))?;
+        if matches!(record.queued.state, DeliveryState::Sent | DeliveryState::Dead) {
+            return Ok(());
+        }
+        record.queued.message.text.clear();
+        record.queued.attempts = record.queued.attempts.saturating_add(1);
+        record.queued.state = DeliveryState::Dead;
+        record.queued.last_error = Some(error.to_owned());
+        record.leased_until = 0;
+        Ok(())
+    }
+
     fn mark_failed(&self, id: u64, error: &str, now: u64) -> Result<(), OutboxError> {
         let mut inner = self.lock();
         let record = inner.messages.get_mut(&id).ok_or_else(|| unknown(id))?;
-        if record.queued.state == DeliveryState::Sent {
+        if matches!(record.queued.state, DeliveryState::Sent | DeliveryState::Dead) {
             return Ok(());
         }
         let attempts = record.queued.attempts.saturating_add(1);

@@ -52,6 +52,9 @@ pub enum DeliveryState {
     Sent,
     /// The last attempt failed; it will be retried at `next_attempt_at`.
     Failing,
+    /// Refused for good (the server answered 5xx, or the address cannot be
+    /// sent to): never tried again; the body is dropped.
+    Dead,
 }
 
 impl DeliveryState {
@@ -61,6 +64,7 @@ impl DeliveryState {
             Self::Pending => "pending",
             Self::Sent => "sent",
             Self::Failing => "failing",
+            Self::Dead => "dead",
         }
     }
 
@@ -70,6 +74,7 @@ impl DeliveryState {
             "pending" => Some(Self::Pending),
             "sent" => Some(Self::Sent),
             "failing" => Some(Self::Failing),
+            "dead" => Some(Self::Dead),
             _ => None,
         }
     }
@@ -115,8 +120,14 @@ pub trait Outbox: Send + Sync + 'static {
     fn claim_due(&self, now: u64, lease: u64, limit: usize) -> Result<Vec<QueuedMessage>, OutboxError>;
 
     /// Records a successful delivery: the message is `Sent` and is never
-    /// claimed again. Counts the attempt.
-    fn mark_sent(&self, id: u64, now: u64) -> Result<(), OutboxError>;
+    /// claimed again. Counts the attempt. Unless `keep_body`, the body
+    /// (which holds the one-time link) is dropped: the link has left, and
+    /// the operator's view needs only recipient, subject, kind and state.
+    fn mark_sent(&self, id: u64, now: u64, keep_body: bool) -> Result<(), OutboxError>;
+
+    /// Records a permanent refusal: state `Dead`, never claimed again, the
+    /// body dropped. A message already sent stays sent.
+    fn mark_dead(&self, id: u64, error: &str, now: u64) -> Result<(), OutboxError>;
 
     /// Records a failed attempt: attempts+1, state `Failing`,
     /// next_attempt_at = now + backoff(attempts), and releases the lease.
@@ -147,12 +158,22 @@ pub enum DeliveryError {
     /// The attempt failed but may succeed later; the message is retried.
     #[error("{0}")]
     Temporary(String),
+    /// The message can never be delivered (a 5xx answer, an address the
+    /// mail library refuses): it is dead-lettered, not retried.
+    #[error("{0}")]
+    Permanent(String),
 }
 
 /// Hands one message to the world (SMTP later).
 pub trait Delivery: Send + Sync + 'static {
     /// Delivers `message`, or says why it could not.
     fn deliver(&self, message: &QueuedMessage) -> Result<(), DeliveryError>;
+
+    /// Whether the outbox keeps a delivered message's body: only where the
+    /// outbox *is* the mailbox (the dev mailbox reads it there).
+    fn keeps_body(&self) -> bool {
+        false
+    }
 }
 
 /// Test/dev sink: keeps every delivered message in memory; can be told to
@@ -166,6 +187,7 @@ pub struct CapturingDelivery {
 struct Capture {
     delivered: Vec<OutgoingMessage>,
     failures_left: usize,
+    refusals_left: usize,
 }
 
 impl CapturingDelivery {
@@ -184,6 +206,11 @@ impl CapturingDelivery {
         self.lock().failures_left = n;
     }
 
+    /// Makes the next `n` deliveries fail for good (`550 no such user`).
+    pub fn refuse_next(&self, n: usize) {
+        self.lock().refusals_left = n;
+    }
+
     fn lock(&self) -> MutexGuard<'_, Capture> {
         // Nothing panics while the lock is held; the data stays consistent.
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
@@ -193,6 +220,10 @@ impl CapturingDelivery {
 impl Delivery for CapturingDelivery {
     fn deliver(&self, message: &QueuedMessage) -> Result<(), DeliveryError> {
         let mut capture = self.lock();
+        if capture.refusals_left > 0 {
+            capture.refusals_left -= 1;
+            return Err(DeliveryError::Permanent("550 no such user".into()));
+        }
         if capture.failures_left > 0 {
             capture.failures_left -= 1;
             return Err(DeliveryError::Temporary("simulated delivery failure".into()));
@@ -207,7 +238,8 @@ impl Delivery for CapturingDelivery {
 pub struct DeliveryReport {
     /// Messages delivered.
     pub sent: usize,
-    /// Messages whose attempt failed; they will be retried.
+    /// Messages whose attempt failed: retried later, or dead-lettered
+    /// when the failure is permanent.
     pub failed: usize,
 }
 
@@ -226,7 +258,7 @@ pub fn deliver_due(
     for queued in outbox.claim_due(now, DELIVERY_LEASE, DELIVERY_BATCH)? {
         match delivery.deliver(&queued) {
             Ok(()) => {
-                outbox.mark_sent(queued.id, now)?;
+                outbox.mark_sent(queued.id, now, delivery.keeps_body())?;
                 report.sent += 1;
                 tracing::info!(
                     id = queued.id,
@@ -245,6 +277,17 @@ pub fn deliver_due(
                     retry_in = backoff(queued.attempts + 1),
                     %error,
                     "mail delivery failed; will retry"
+                );
+            }
+            Err(DeliveryError::Permanent(error)) => {
+                outbox.mark_dead(queued.id, &error, now)?;
+                report.failed += 1;
+                tracing::warn!(
+                    id = queued.id,
+                    kind = %queued.message.kind,
+                    attempts = queued.attempts + 1,
+                    %error,
+                    "mail refused for good; dead-lettered"
                 );
             }
         }
@@ -292,11 +335,16 @@ mod tests {
         assert!(outbox.claim_due(NOW - 1, 60, 10).unwrap().is_empty());
         let claimed = outbox.claim_due(NOW, 60, 10).unwrap();
         assert_eq!(claimed, vec![queued]);
-        outbox.mark_sent(id, NOW + 1).unwrap();
+        outbox.mark_sent(id, NOW + 1, false).unwrap();
         let sent = outbox.get(id).unwrap().unwrap();
         assert_eq!(sent.state, DeliveryState::Sent);
         assert_eq!(sent.sent_at, Some(NOW + 1));
         assert_eq!(sent.attempts, 1);
+        // The body, with its one-time link, is gone; what an operator needs stays.
+        assert_eq!(sent.message.text, "");
+        assert_eq!(sent.message.to, "a@example.jp");
+        assert_eq!(sent.message.subject, message("a@example.jp").subject);
+        assert_eq!(sent.message.kind, message("a@example.jp").kind);
         // Never claimed again, not even after the lease would have run out.
         assert!(outbox.claim_due(NOW + 1, 60, 10).unwrap().is_empty());
         assert!(outbox.claim_due(NOW + 100_000, 60, 10).unwrap().is_empty());
@@ -317,7 +365,7 @@ mod tests {
         // A limit of zero claims nothing.
         assert!(outbox.claim_due(NOW + 60, 60, 0).unwrap().is_empty());
         // A worker that died leaves its messages to be claimed after the lease.
-        outbox.mark_sent(second, NOW + 10).unwrap();
+        outbox.mark_sent(second, NOW + 10, false).unwrap();
         assert_eq!(
             ids(&outbox.claim_due(NOW + 60, 60, 10).unwrap()),
             vec![first, third]
@@ -349,7 +397,7 @@ mod tests {
         assert!(outbox.claim_due(NOW + 99, 300, 10).unwrap().is_empty());
         assert_eq!(ids(&outbox.claim_due(NOW + 100, 300, 10).unwrap()), vec![id]);
 
-        outbox.mark_sent(id, NOW + 101).unwrap();
+        outbox.mark_sent(id, NOW + 101, true).unwrap();
         let sent = outbox.get(id).unwrap().unwrap();
         assert_eq!(sent.state, DeliveryState::Sent);
         assert_eq!(sent.attempts, 3);
@@ -361,7 +409,10 @@ mod tests {
         assert_eq!(outbox.get(id).unwrap().unwrap(), sent);
 
         // Marking a message that does not exist is an error.
-        assert!(outbox.mark_sent(id + 1_000, NOW).is_err());
+        assert!(outbox.mark_sent(id + 1_000, NOW, false).is_err());
+        assert!(outbox.mark_dead(id + 1_000, "x", NOW).is_err());
+        // Kept where the outbox is the mailbox.
+        assert_eq!(sent.message.text, message("a@example.jp").text);
         assert!(outbox.mark_failed(id + 1_000, "x", NOW).is_err());
     }
 
@@ -407,7 +458,36 @@ mod tests {
         assert_eq!(sent.last_error.as_deref(), Some("simulated delivery failure"));
     }
 
+    fn a_permanent_refusal_is_dead_lettered_and_never_retried(outbox: &impl Outbox) {
+        let delivery = CapturingDelivery::new();
+        delivery.refuse_next(1);
+        let dead = outbox.enqueue(&message("nobody@example.jp"), NOW).unwrap();
+        let report = deliver_due(outbox, &delivery, NOW).unwrap();
+        assert_eq!(report, DeliveryReport { sent: 0, failed: 1 });
+        let record = outbox.get(dead).unwrap().unwrap();
+        assert_eq!(record.state, DeliveryState::Dead);
+        assert_eq!(record.attempts, 1);
+        assert_eq!(record.message.text, "", "no link rests in a dead letter");
+        assert_eq!(record.last_error.as_deref(), Some("550 no such user"));
+        // Never again, however long the wait.
+        assert_eq!(
+            deliver_due(outbox, &delivery, NOW + 1_000_000).unwrap(),
+            DeliveryReport::default()
+        );
+        assert!(delivery.delivered().is_empty());
+        // A late report does not revive it, and it stays in the list.
+        outbox.mark_failed(dead, "late", NOW + 2).unwrap();
+        assert_eq!(outbox.get(dead).unwrap().unwrap().state, DeliveryState::Dead);
+        assert_eq!(outbox.list(10).unwrap()[0].state, DeliveryState::Dead);
+        // A delivered message is not dead-lettered by a late report.
+        let sent = outbox.enqueue(&message("a@example.jp"), NOW).unwrap();
+        deliver_due(outbox, &delivery, NOW + 1).unwrap();
+        outbox.mark_dead(sent, "late", NOW + 2).unwrap();
+        assert_eq!(outbox.get(sent).unwrap().unwrap().state, DeliveryState::Sent);
+    }
+
     fn run_suite<O: Outbox>(mut fresh: impl FnMut() -> O) {
+        a_permanent_refusal_is_dead_lettered_and_never_retried(&fresh());
         enqueue_claim_send(&fresh());
         lease_prevents_double_claim(&fresh());
         failure_backs_off_then_retries(&fresh());
@@ -445,6 +525,7 @@ mod tests {
             DeliveryState::Pending,
             DeliveryState::Sent,
             DeliveryState::Failing,
+            DeliveryState::Dead,
         ] {
             assert_eq!(DeliveryState::from_name(state.as_str()), Some(state));
         }

@@ -101,7 +101,8 @@ impl SmtpDelivery {
             .message
             .to
             .parse()
-            .map_err(|e| DeliveryError::Temporary(format!("recipient address: {e}")))?;
+            // An address the mail library cannot take never will.
+            .map_err(|e| DeliveryError::Permanent(format!("recipient address: {e}")))?;
         let builder = Message::builder()
             .from(self.from.clone())
             .to(to)
@@ -154,9 +155,14 @@ impl Delivery for SmtpDelivery {
     fn deliver(&self, queued: &QueuedMessage) -> Result<(), DeliveryError> {
         let message = self.compose(queued)?;
         let _span = tracing::info_span!("customer_web.smtp.send", id = queued.id).entered();
-        self.transport
-            .send(&message)
-            .map(|_| ())
-            .map_err(|e| DeliveryError::Temporary(format!("SMTP: {e}")))
+        self.transport.send(&message).map(|_| ()).map_err(|e| {
+            // A 5xx answer is the server's final word; anything else
+            // (4xx, the connection, TLS, a time-out) may pass.
+            if e.is_permanent() {
+                DeliveryError::Permanent(format!("SMTP: {e}"))
+            } else {
+                DeliveryError::Temporary(format!("SMTP: {e}"))
+            }
+        })
     }
 }

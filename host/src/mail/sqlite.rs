@@ -16,7 +16,8 @@ use crate::db::{self, Schema, column_opt_u64, column_u64, to_sql_u64};
 /// The outbox's tables. Append steps; never edit a shipped one.
 const SCHEMA: Schema = Schema {
     name: "mail",
-    migrations: &["
+    migrations: &[
+        "
         CREATE TABLE IF NOT EXISTS outbox (
             -- AUTOINCREMENT: an id is never reused, even after rows are
             -- removed, so an operator's reference stays unambiguous.
@@ -36,7 +37,31 @@ const SCHEMA: Schema = Schema {
         );
         CREATE INDEX IF NOT EXISTS outbox_due ON outbox (next_attempt_at)
             WHERE state <> 'sent';
-    "],
+    ",
+        // Dead letters: a state for messages refused for good. SQLite cannot
+        // change a CHECK, so the table is rebuilt with every row kept.
+        "
+        CREATE TABLE outbox_v2 (
+            id              INTEGER PRIMARY KEY AUTOINCREMENT,
+            recipient       TEXT NOT NULL,
+            subject         TEXT NOT NULL,
+            body            TEXT NOT NULL,
+            kind            TEXT NOT NULL,
+            queued_at       INTEGER NOT NULL,
+            attempts        INTEGER NOT NULL DEFAULT 0,
+            state           TEXT NOT NULL CHECK (state IN ('pending', 'sent', 'failing', 'dead')),
+            next_attempt_at INTEGER NOT NULL,
+            leased_until    INTEGER NOT NULL DEFAULT 0,
+            last_error      TEXT,
+            sent_at         INTEGER
+        );
+        INSERT INTO outbox_v2 SELECT id, recipient, subject, body, kind, queued_at, attempts, state,
+            next_attempt_at, leased_until, last_error, sent_at FROM outbox;
+        DROP TABLE outbox;
+        ALTER TABLE outbox_v2 RENAME TO outbox;
+        CREATE INDEX outbox_due ON outbox (next_attempt_at) WHERE state IN ('pending', 'failing');
+    ",
+    ],
 };
 
 /// The columns [`read_message`] reads, in its order. The Spin adapter's
@@ -144,7 +169,7 @@ impl Outbox for SqliteOutbox {
         let due = tx
             .prepare_cached(&format!(
                 "SELECT {COLUMNS} FROM outbox
-                 WHERE state <> 'sent' AND next_attempt_at <= ?1 AND leased_until <= ?1
+                 WHERE state IN ('pending', 'failing') AND next_attempt_at <= ?1 AND leased_until <= ?1
                  ORDER BY next_attempt_at, id
                  LIMIT ?2"
             ))
@@ -169,7 +194,7 @@ impl Outbox for SqliteOutbox {
         Ok(due)
     }
 
-    fn mark_sent(&self, id: u64, now: u64) -> Result<(), OutboxError> {
+    fn mark_sent(&self, id: u64, now: u64, keep_body: bool) -> Result<(), OutboxError> {
         let mut conn = self.conn();
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -182,10 +207,35 @@ impl Outbox for SqliteOutbox {
         }
         tx.prepare_cached(
             "UPDATE outbox
-             SET state = 'sent', attempts = attempts + 1, sent_at = ?2, leased_until = 0
+             SET state = 'sent', attempts = attempts + 1, sent_at = ?2, leased_until = 0,
+                 body = CASE WHEN ?3 THEN body ELSE '' END
              WHERE id = ?1",
         )
-        .and_then(|mut statement| statement.execute(params![to_sql_u64(id), to_sql_u64(now)]))
+        .and_then(|mut statement| statement.execute(params![to_sql_u64(id), to_sql_u64(now), keep_body]))
+        .map_err(unavailable)?;
+        tx.commit().map_err(unavailable)
+    }
+
+    fn mark_dead(&self, id: u64, error: &str, _now: u64) -> Result<(), OutboxError> {
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(unavailable)?;
+        match progress(&tx, id).map_err(unavailable)? {
+            None => return Err(unknown(id)),
+            Some((_, state))
+                if state == DeliveryState::Sent.as_str() || state == DeliveryState::Dead.as_str() =>
+            {
+                return Ok(());
+            }
+            Some(_) => {}
+        }
+        tx.prepare_cached(
+            "UPDATE outbox
+             SET state = 'dead', attempts = attempts + 1, last_error = ?2, leased_until = 0, body = ''
+             WHERE id = ?1",
+        )
+        .and_then(|mut statement| statement.execute(params![to_sql_u64(id), error]))
         .map_err(unavailable)?;
         tx.commit().map_err(unavailable)
     }
@@ -198,8 +248,12 @@ impl Outbox for SqliteOutbox {
         let attempts = match progress(&tx, id).map_err(unavailable)? {
             None => return Err(unknown(id)),
             // A worker whose lease ran out may report after another
-            // delivered the message: the delivery stands.
-            Some((_, state)) if state == DeliveryState::Sent.as_str() => return Ok(()),
+            // delivered the message (or it was dead-lettered): that stands.
+            Some((_, state))
+                if state == DeliveryState::Sent.as_str() || state == DeliveryState::Dead.as_str() =>
+            {
+                return Ok(());
+            }
             Some((attempts, _)) => attempts.saturating_add(1),
         };
         tx.prepare_cached(
@@ -244,6 +298,40 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
+
+    /// An outbox made by the first schema version (no dead letters) comes
+    /// through the table rebuild whole, and takes dead letters after it.
+    #[test]
+    fn the_first_schema_migrates_with_every_message() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        {
+            let first = Schema {
+                name: SCHEMA.name,
+                migrations: &SCHEMA.migrations[..1],
+            };
+            let conn = db::open(&path, &first).unwrap();
+            conn.execute_batch(
+                "INSERT INTO outbox (recipient, subject, body, kind, queued_at, state, next_attempt_at)
+                 VALUES ('a@example.jp', 's', 'the link', 'enrollment-link', 5, 'failing', 40);
+                 INSERT INTO outbox (recipient, subject, body, kind, queued_at, state, next_attempt_at)
+                 VALUES ('b@example.jp', 's', 'b', 'enrollment-link', 6, 'sent', 6);",
+            )
+            .unwrap();
+        }
+        let outbox = SqliteOutbox::open(&path).unwrap();
+        let listed = outbox.list(10).unwrap();
+        assert_eq!(listed.len(), 2);
+        assert_eq!(listed[1].message.text, "the link");
+        assert_eq!(listed[1].state, DeliveryState::Failing);
+        outbox.mark_dead(listed[1].id, "550", 50).unwrap();
+        assert_eq!(
+            outbox.get(listed[1].id).unwrap().unwrap().state,
+            DeliveryState::Dead
+        );
+        let next = outbox.enqueue(&message("c@example.jp"), 60).unwrap();
+        assert!(next > listed[0].id, "ids are never reused");
+    }
     use crate::storage::{Condition, SqliteStore, Store, WriteOutcome};
 
     fn message(to: &str) -> OutgoingMessage {
@@ -265,7 +353,7 @@ mod tests {
             let failing = outbox.enqueue(&message("b@example.jp"), 100).unwrap();
             let pending = outbox.enqueue(&message("c@example.jp"), 100).unwrap();
             outbox.claim_due(100, 60, 2).unwrap();
-            outbox.mark_sent(sent, 101).unwrap();
+            outbox.mark_sent(sent, 101, false).unwrap();
             outbox.mark_failed(failing, "421 try later", 101).unwrap();
             (sent, failing, pending)
         };
