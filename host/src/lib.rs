@@ -36,4 +36,29 @@ pub mod spin;
 pub mod storage;
 
 pub use ctx::{Capabilities, HostCtx};
+
+/// The log filter `customer-web` runs with: `spec` (`RUST_LOG`'s syntax,
+/// e.g. `info` or `trace`), with the libraries under the host held to
+/// what cannot carry a request's contents whatever `spec` says. At TRACE,
+/// wasmtime-wasi-http's generated bindings log every value the component
+/// reads (paths with link tokens, cookies with sessions), hyper logs
+/// headers and lettre the SMTP dialogue with the mail body; none of that
+/// may reach a log.
+pub fn log_filter(spec: &str) -> tracing_subscriber::EnvFilter {
+    let mut filter = tracing_subscriber::EnvFilter::try_new(spec)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    for clamp in [
+        "wasmtime_wasi_http=warn",
+        "wasmtime_wasi=warn",
+        "wasmtime=warn",
+        "hyper=info",
+        "hyper_util=info",
+        "lettre=info",
+    ] {
+        if let Ok(directive) = clamp.parse() {
+            filter = filter.add_directive(directive);
+        }
+    }
+    filter
+}
 pub use plugin::{HostOptions, PluginHost};

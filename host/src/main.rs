@@ -85,10 +85,9 @@ enum Command {
 }
 
 fn main() -> anyhow::Result<()> {
+    let spec = std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into());
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
+        .with_env_filter(customer_web_host::log_filter(&spec))
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
