@@ -90,8 +90,8 @@ pub fn ensure_wasm_target(root: &Path) {
 
 /// `cargo ARGS` for a wasm32-wasip2 build run from a build script, in the
 /// workspace `root`, as `spin build` runs it there: without the outer
-/// build's `CARGO_*`, `RUSTFLAGS` and `RUSTC*` settings, which describe
-/// the native build, not the wasm one (the inner build must name its own
+/// build's `CARGO_*` (but `CARGO_HOME`), `RUSTFLAGS` and `RUSTC*` settings,
+/// which describe the native build, not the wasm one (the inner build must name its own
 /// `--target-dir`: sharing the outer one deadlocks on cargo's build lock).
 /// `CUSTOMER_WEB_OFFLINE` adds `--offline`.
 pub fn wasm_cargo(root: &Path, args: &[&str]) -> Command {
@@ -104,7 +104,11 @@ pub fn wasm_cargo(root: &Path, args: &[&str]) -> Command {
     }
     for (key, _) in std::env::vars_os() {
         let key = key.to_string_lossy();
-        if key.starts_with("CARGO_")
+        // CARGO_HOME stays: it is where the crates are, not a setting of
+        // the native build, and the registry's path ends up in the wasm
+        // (panic locations): `spin build` in the same shell must see the
+        // same one to make the same bytes.
+        if (key.starts_with("CARGO_") && key != "CARGO_HOME")
             || key == "RUSTFLAGS"
             || key == "RUSTC"
             || key == "RUSTC_WRAPPER"
