@@ -46,9 +46,25 @@ pub fn contact_key(email: &str) -> String {
 pub fn throttle_key(user_id: &str) -> String {
     format!("throttle/{}", digest(&user_id.to_lowercase()))
 }
-/// Key of the hourly mail counter of an address.
+/// Key of the hourly mail counter of an address: of its mailbox, so
+/// spellings that reach one inbox share one counter.
 pub fn mail_window_key(email: &str) -> String {
-    format!("mail-window/{}", digest(&email.to_lowercase()))
+    format!("mail-window/{}", digest(&mailbox(email)))
+}
+
+/// The mailbox an address reaches, as a mail limit must count it: case
+/// folded, and a `+tag` (subaddress) dropped from the local part, since
+/// `RL+1@example.jp` and `rl+2@example.jp` land where `rl@example.jp`
+/// does on every common mail service.
+pub fn mailbox(email: &str) -> String {
+    let email = email.trim().to_lowercase();
+    match email.rsplit_once('@') {
+        Some((local, domain)) => {
+            let local = local.split('+').next().unwrap_or(local);
+            format!("{local}@{domain}")
+        }
+        None => email,
+    }
 }
 
 /// Where an enrollment flow stands (see `enrollment.mermaid`).

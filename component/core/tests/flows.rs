@@ -412,3 +412,29 @@ fn mail_to_one_address_is_rate_limited_per_hour() {
     world.clock.advance(3600);
     s.start_recovery("nobody@example.jp", "1985-04-01").unwrap();
 }
+
+#[test]
+fn the_mail_limit_counts_a_mailbox_whatever_its_case_or_tag() {
+    let world = World::new();
+    let s = Service::new(world.ports());
+    for _ in 0..5 {
+        s.start_recovery("RL@example.jp", "1985-04-01").unwrap();
+    }
+    for spelling in [
+        "rl+1@example.jp",
+        "rl+2@Example.JP",
+        "Rl+x+y@example.jp",
+        "rl@EXAMPLE.jp",
+    ] {
+        assert!(
+            matches!(
+                s.start_recovery(spelling, "1985-04-01").unwrap_err(),
+                FlowError::RateLimited(_)
+            ),
+            "{spelling} goes to the limited mailbox"
+        );
+    }
+    // Another mailbox has its own count.
+    s.start_recovery("rl2@example.jp", "1985-04-01").unwrap();
+    assert_eq!(customer_web_core::records::mailbox(" A+b@X.jp "), "a@x.jp");
+}
