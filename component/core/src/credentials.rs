@@ -22,10 +22,18 @@ pub struct SessionGrant {
     pub expires_at: Timestamp,
 }
 
+/// Valid user ID and password submissions one ticket allows (screen 8).
+/// Each may tell whether a user ID is taken, so a ticket cannot be used to
+/// probe for accounts: past the last one the ticket is burnt, and the
+/// customer starts again from the mail.
+pub const MAX_CREDENTIAL_SUBMISSIONS: u32 = 5;
+
 impl Service<'_> {
     /// Screen 8: the desired user ID and password. Validated here; whether
     /// the ID is free is told now (both channels have passed) and decided
-    /// for good at [`Service::complete_credentials`].
+    /// for good at [`Service::complete_credentials`]. Each valid submission
+    /// is counted before it is checked, and costs the same hash whether or
+    /// not the ID is free.
     pub fn submit_credentials(&self, ticket: &Token, user_id: &str, password: &str) -> Result<(), FlowError> {
         let user_id = validate::email(user_id).map_err(|m| FlowError::field("user-id", m))?;
         validate::password(password, &user_id).map_err(|m| FlowError::field("password", m))?;
@@ -33,10 +41,33 @@ impl Service<'_> {
         if current.state == TicketState::Completed {
             return Err(FlowError::WrongStep(current.state.name().into()));
         }
+        let mut spent = false;
+        let counted = self.update_ticket(ticket, |t| {
+            if t.state == TicketState::Completed {
+                return Err(FlowError::WrongStep(t.state.name().into()));
+            }
+            if t.submissions >= MAX_CREDENTIAL_SUBMISSIONS {
+                spent = true;
+                return Err(FlowError::LinkBurnt);
+            }
+            t.submissions += 1;
+            Ok(())
+        });
+        if let Err(e) = counted {
+            if spent {
+                let _ = self.ports.store.delete(&ticket_key(ticket), Condition::Any);
+                self.audit(
+                    "ticket-burnt",
+                    &current.reference,
+                    "reason=too-many-credential-submissions",
+                );
+            }
+            return Err(e);
+        }
+        let password_hash = Memorised::new(password).hash(self.ports.rng)?;
         if self.user_id_taken(&user_id, &current.target)? {
             return Err(FlowError::UserIdUnavailable);
         }
-        let password_hash = Memorised::new(password).hash(self.ports.rng)?;
         self.update_ticket(ticket, |t| {
             if t.state == TicketState::Completed {
                 return Err(FlowError::WrongStep(t.state.name().into()));

@@ -102,6 +102,7 @@ impl Service<'_> {
             target,
             state: TicketState::AwaitingCredentials,
             expires_at: now + self.settings()?.flow_lifetime,
+            submissions: 0,
         };
         if !kv::create(
             self.ports.store,

@@ -234,6 +234,10 @@ pub struct Ticket {
     pub state: TicketState,
     /// When it lapses.
     pub expires_at: Timestamp,
+    /// User ID and password submissions made with it (screen 8), counted
+    /// before each is checked; see `MAX_CREDENTIAL_SUBMISSIONS`.
+    #[serde(default)]
+    pub submissions: u32,
 }
 
 /// A customer's account.

@@ -236,6 +236,64 @@ fn a_taken_user_id_is_refused_only_after_both_channels() {
 }
 
 #[test]
+fn one_ticket_cannot_probe_user_ids_without_end() {
+    let world = World::new();
+    let s = Service::new(world.ports());
+    let v = s
+        .submit_keyword(&mail_link(&world, "taro@example.jp"), KEYWORD)
+        .unwrap();
+    s.submit_credentials(&v.ticket, "taken@example.jp", PASSWORD)
+        .unwrap();
+    s.complete_credentials(&v.ticket).unwrap();
+    let v2 = s
+        .submit_keyword(&mail_link(&world, "taro@example.jp"), KEYWORD)
+        .unwrap();
+    // Invalid input is a typing slip: not counted.
+    for _ in 0..10 {
+        assert!(matches!(
+            s.submit_credentials(&v2.ticket, "not an address", PASSWORD)
+                .unwrap_err(),
+            FlowError::InvalidInput(_)
+        ));
+    }
+    let max = customer_web_core::credentials::MAX_CREDENTIAL_SUBMISSIONS;
+    for i in 0..max {
+        if i % 2 == 0 {
+            assert_eq!(
+                s.submit_credentials(&v2.ticket, "taken@example.jp", PASSWORD)
+                    .unwrap_err(),
+                FlowError::UserIdUnavailable
+            );
+        } else {
+            s.submit_credentials(&v2.ticket, &format!("free{i}@example.jp"), PASSWORD)
+                .unwrap();
+        }
+    }
+    // Past the cap the ticket is burnt, taken ID or free.
+    for user_id in ["taken@example.jp", "free@example.jp"] {
+        assert_eq!(
+            s.submit_credentials(&v2.ticket, user_id, PASSWORD).unwrap_err(),
+            if user_id == "taken@example.jp" {
+                FlowError::LinkBurnt
+            } else {
+                FlowError::UnknownFlow
+            },
+            "{user_id}"
+        );
+    }
+    assert!(world.store.count("ticket/") <= 1);
+    assert_eq!(
+        world
+            .audit
+            .events()
+            .iter()
+            .filter(|e| e.kind == "ticket-burnt")
+            .count(),
+        1
+    );
+}
+
+#[test]
 fn unmatched_identity_gets_the_same_answer_and_a_mail_without_link() {
     let world = World::new();
     let s = Service::new(world.ports());
