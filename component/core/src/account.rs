@@ -67,7 +67,10 @@ pub fn sign_in_delay(failures: u32) -> u64 {
 
 impl Service<'_> {
     /// Signs in. Unknown user IDs cost the same hash as known ones and
-    /// answer the same.
+    /// answer the same. The attempt is counted *before* the password is
+    /// checked, per user ID and client ([`Service::for_client`]): parallel
+    /// guesses get no more checks than sequential ones, and while one
+    /// client is slowed down, the owner's browser elsewhere is not.
     pub fn sign_in(&self, user_id: &str, password: &str) -> Result<SessionGrant, SignInError> {
         let now = self.now();
         let password = Memorised::new(password);
@@ -75,13 +78,23 @@ impl Service<'_> {
             password.verify_nothing();
             return Err(SignInError::BadCredentials);
         };
-        let throttle =
-            kv::load::<Throttle>(self.ports.store, &throttle_key(&user_id)).map_err(unavailable)?;
-        if let Some(t) = &throttle
-            && now < t.value.next_allowed_at
-        {
-            return Err(SignInError::RetryAfter(t.value.next_allowed_at - now));
-        }
+        let throttle = throttle_key(&user_id, &self.client);
+        // Counted as a failure up front; a success below clears it.
+        let failures = kv::update::<Throttle, _>(self.ports.store, &throttle, |current| {
+            let mut t = current.cloned().unwrap_or_default();
+            if now < t.next_allowed_at {
+                return Err(FlowError::RateLimited(t.next_allowed_at - now));
+            }
+            t.failures += 1;
+            t.next_allowed_at = now + sign_in_delay(t.failures);
+            let failures = t.failures;
+            // Forgotten a day after the last attempt.
+            Ok(Change::Write(t, Some(now + 86_400), failures))
+        })
+        .map_err(|e| match e {
+            FlowError::RateLimited(seconds) => SignInError::RetryAfter(seconds),
+            other => unavailable(other),
+        })?;
         let account =
             match kv::load::<AccountRef>(self.ports.store, &user_key(&user_id)).map_err(unavailable)? {
                 Some(r) => kv::load::<Account>(self.ports.store, &account_key(&r.value.account_id))
@@ -97,7 +110,6 @@ impl Service<'_> {
             }
         };
         let Some(account) = account.filter(|_| verified) else {
-            let failures = self.count_sign_in_failure(&user_id, now).map_err(unavailable)?;
             self.audit(
                 "sign-in-failed",
                 &self.user_reference(&user_id),
@@ -105,21 +117,10 @@ impl Service<'_> {
             );
             return Err(SignInError::BadCredentials);
         };
-        let _ = self.ports.store.delete(&throttle_key(&user_id), Condition::Any);
+        let _ = self.ports.store.delete(&throttle, Condition::Any);
         let grant = self.open_session(&account).map_err(unavailable)?;
         self.audit("sign-in-succeeded", &account.account_id, "");
         Ok(grant)
-    }
-
-    fn count_sign_in_failure(&self, user_id: &str, now: Timestamp) -> Result<u32, FlowError> {
-        kv::update::<Throttle, _>(self.ports.store, &throttle_key(user_id), |current| {
-            let mut t = current.cloned().unwrap_or_default();
-            t.failures += 1;
-            t.next_allowed_at = now + sign_in_delay(t.failures);
-            let failures = t.failures;
-            // Forgotten a day after the last failure.
-            Ok(Change::Write(t, Some(now + 86_400), failures))
-        })
     }
 
     /// An audit subject for a user ID that may not exist: the account id

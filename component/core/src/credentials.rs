@@ -258,13 +258,16 @@ impl Service<'_> {
                 .store
                 .delete(&user_key(&account.user_id), Condition::Any);
         }
-        // The old and new IDs start afresh: a throttle built up by
-        // whoever was guessing no longer stands between the owner and in.
+        // The old and new IDs start afresh from the owner's own client (a
+        // guesser's throttle elsewhere stays theirs, and lapses in a day).
         let _ = self
             .ports
             .store
-            .delete(&throttle_key(&account.user_id), Condition::Any);
-        let _ = self.ports.store.delete(&throttle_key(user_id), Condition::Any);
+            .delete(&throttle_key(&account.user_id, &self.client), Condition::Any);
+        let _ = self
+            .ports
+            .store
+            .delete(&throttle_key(user_id, &self.client), Condition::Any);
         self.audit(
             "credentials-reset",
             account_id,

@@ -42,9 +42,12 @@ pub fn customer_key(customer_id: &str) -> String {
 pub fn contact_key(email: &str) -> String {
     format!("contact/{}", digest(&email.to_lowercase()))
 }
-/// Key of the sign-in throttle of a user ID.
-pub fn throttle_key(user_id: &str) -> String {
-    format!("throttle/{}", digest(&user_id.to_lowercase()))
+/// Key of the sign-in throttle of a user ID from one client.
+pub fn throttle_key(user_id: &str, client: &str) -> String {
+    format!(
+        "throttle/{}",
+        digest(&format!("{}\n{client}", user_id.to_lowercase()))
+    )
 }
 /// Key of the hourly mail counter of an address: of its mailbox, so
 /// spellings that reach one inbox share one counter.

@@ -14,15 +14,31 @@ use crate::records::{MailWindow, mail_window_key};
 pub struct Service<'a> {
     pub(crate) ports: Ports<'a>,
     settings: OnceCell<Settings>,
+    /// Whom per-client throttles count this call against.
+    pub(crate) client: String,
 }
 
+/// The client of a call that names none: the typed exports, whose caller
+/// is the portal's own code.
+pub const TYPED_CALLER: &str = "typed-caller";
+
 impl<'a> Service<'a> {
-    /// A service over these ports.
+    /// A service over these ports, for a caller that names no client.
     pub fn new(ports: Ports<'a>) -> Self {
         Self {
             ports,
             settings: OnceCell::new(),
+            client: TYPED_CALLER.to_owned(),
         }
+    }
+
+    /// The same, for requests from `client` (a network address as the
+    /// host reports it): the sign-in slow-down is kept per user ID *and*
+    /// client, so a guesser elsewhere cannot slow the owner's own browser.
+    /// IPv6 addresses count by their /64.
+    pub fn for_client(mut self, client: &str) -> Self {
+        self.client = client_key(client);
+        self
     }
 
     /// The settings in force (read once per service).
@@ -138,5 +154,27 @@ mod tests {
                 day: 29
             }
         );
+    }
+}
+
+/// The throttle key of a client address (`ip` or `ip:port`, as a host
+/// reports it): the IP, IPv6 by its /64; anything else as given.
+pub fn client_key(client: &str) -> String {
+    use std::net::{IpAddr, SocketAddr};
+    let client = client.trim();
+    let ip = client
+        .parse::<SocketAddr>()
+        .map(|a| a.ip())
+        .or_else(|_| client.parse::<IpAddr>());
+    match ip {
+        Ok(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+        Ok(ip) => ip.to_string(),
+        Err(_) => client.chars().take(64).collect(),
     }
 }

@@ -441,6 +441,79 @@ fn sign_in_slows_down_but_never_locks_out() {
 }
 
 #[test]
+fn a_guesser_slows_only_its_own_client_and_the_owner_gets_in() {
+    let world = World::new();
+    enrolled(&world);
+    let attacker = Service::new(world.ports()).for_client("203.0.113.9:51234");
+    for _ in 0..3 {
+        assert_eq!(
+            attacker
+                .sign_in("taro@example.jp", "wrong password!")
+                .unwrap_err(),
+            SignInError::BadCredentials
+        );
+    }
+    assert!(matches!(
+        attacker
+            .sign_in("taro@example.jp", "wrong password!")
+            .unwrap_err(),
+        SignInError::RetryAfter(_)
+    ));
+    // The owner's browser, elsewhere, is not slowed at all.
+    let owner = Service::new(world.ports()).for_client("198.51.100.7:40000");
+    owner.sign_in("taro@example.jp", PASSWORD).unwrap();
+    // Another port of the attacker's address is the same client; another
+    // address in its IPv6 /64 too.
+    let same = Service::new(world.ports()).for_client("203.0.113.9:60000");
+    assert!(matches!(
+        same.sign_in("taro@example.jp", PASSWORD).unwrap_err(),
+        SignInError::RetryAfter(_)
+    ));
+    assert_eq!(
+        customer_web_core::service::client_key("[2001:db8:1:2:aaaa::1]:443"),
+        customer_web_core::service::client_key("2001:db8:1:2:bbbb::9")
+    );
+}
+
+#[test]
+fn racing_guesses_get_no_more_checks_than_sequential_ones() {
+    let world = World::new();
+    enrolled(&world);
+    let before = world
+        .audit
+        .events()
+        .iter()
+        .filter(|e| e.kind == "sign-in-failed")
+        .count();
+    let outcomes: Vec<SignInError> = std::thread::scope(|scope| {
+        let guesses: Vec<_> = (0..40)
+            .map(|i| {
+                let world = &world;
+                scope.spawn(move || {
+                    Service::new(world.ports())
+                        .for_client("203.0.113.9")
+                        .sign_in("taro@example.jp", &format!("guess number {i}"))
+                        .unwrap_err()
+                })
+            })
+            .collect();
+        guesses.into_iter().map(|g| g.join().unwrap()).collect()
+    });
+    let checked = outcomes
+        .iter()
+        .filter(|o| **o == SignInError::BadCredentials)
+        .count();
+    assert_eq!(checked, 3, "{outcomes:?}");
+    let failed = world
+        .audit
+        .events()
+        .iter()
+        .filter(|e| e.kind == "sign-in-failed")
+        .count();
+    assert_eq!(failed - before, 3, "three passwords were hashed and compared");
+}
+
+#[test]
 fn sessions_end_when_idle_or_old() {
     let world = World::new();
     let session = Token::from_caller(&enrolled(&world));

@@ -141,7 +141,7 @@ pub(crate) fn handle(
     let answer = match route(method, path) {
         Ok(step) => {
             let request = Call {
-                service: Service::new(ports),
+                service: Service::new(ports).for_client(&crate::http::client_address(headers)),
                 now: ports.clock.now(),
                 headers,
                 body,

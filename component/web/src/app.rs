@@ -170,7 +170,7 @@ pub(crate) fn handle(ports: Ports<'_>, request: Request) -> Response {
     }
     let mut ctx = Ctx {
         ports,
-        service: Service::new(ports),
+        service: Service::new(ports).for_client(&http::client_address(&headers)),
         query: Form::parse(query.as_bytes()).unwrap_or_default(),
         form: Form::default(),
         cookies: http::cookies(&headers),

@@ -51,6 +51,19 @@ pub(crate) fn header<'h>(headers: &'h [(String, String)], name: &str) -> Option<
         .map(|(_, v)| v.as_str())
 }
 
+/// The client's address as the host reports it: the *last*
+/// `spin-client-addr` field. Spin 4 appends its own after any the client
+/// sent, and the wasmtime host replaces whatever the client sent with
+/// exactly one, so the last is the host's. Empty when there is none.
+pub(crate) fn client_address(headers: &[(String, String)]) -> String {
+    headers
+        .iter()
+        .rev()
+        .find(|(n, _)| n.eq_ignore_ascii_case("spin-client-addr"))
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default()
+}
+
 /// Most bytes of `Cookie` fields read: a browser sends at most a few
 /// kilobytes for one site; the rest of a longer field is not looked at.
 pub(crate) const MAX_COOKIE_BYTES: usize = 16 * 1024;
