@@ -332,3 +332,61 @@ fn abandoned_flows_are_purged_on_schedule_and_storage_stays_bounded() {
         assert_eq!(left, 0, "round {round}: every expired flow purged");
     }
 }
+
+#[test]
+fn a_guesser_slows_only_itself_and_cannot_borrow_the_owners_address() {
+    let (server, _dir) = server(4, test_limits());
+    let mut owner = Browser::from_source(server.address, client(32));
+    let holder = FileDirectory::sample().policyholders()[0].clone();
+    let (status, body) = support::walks::api_enroll_until_mail(
+        &mut owner,
+        &support::walks::api_customer(&holder),
+        "own@example.jp",
+    );
+    assert_eq!(status, 200, "{body}");
+    let mail = server
+        .host
+        .capabilities()
+        .outbox
+        .list(1)
+        .expect("outbox")
+        .remove(0);
+    let token = support::walks::token_in(&mail.message.text);
+    let (_, verified) = post_json(
+        &mut owner,
+        "/api/v1/link/keyword",
+        json!({ "token": token, "keyword": support::walks::KEYWORD }),
+    );
+    let ticket = verified["ticket"].as_str().expect("a ticket").to_owned();
+    let password = support::walks::PASSWORD;
+    let creds = json!({ "ticket": ticket, "user_id": "owner@example.jp", "password": password });
+    assert_eq!(post_json(&mut owner, "/api/v1/credentials", creds).0, 204);
+    assert_eq!(
+        post_json(
+            &mut owner,
+            "/api/v1/credentials/complete",
+            json!({ "ticket": ticket })
+        )
+        .0,
+        200
+    );
+
+    let mut attacker = Browser::from_source(server.address, client(31));
+    let guess = |b: &mut Browser, password: &str, forged: Option<&str>| -> u16 {
+        let body = json!({ "user_id": "owner@example.jp", "password": password }).to_string();
+        let mut headers = vec![("content-type", "application/json")];
+        if let Some(forged) = forged {
+            headers.push(("spin-client-addr", forged));
+        }
+        b.request("POST", "/api/v1/session", &headers, Some(body.as_bytes()))
+            .status
+    };
+    let statuses: Vec<u16> = (0..4)
+        .map(|_| guess(&mut attacker, "wrong guess here", None))
+        .collect();
+    assert_eq!(statuses, [401, 401, 401, 429]);
+    // Claiming the owner's address changes nothing: the host's own stands.
+    assert_eq!(guess(&mut attacker, password, Some("127.0.0.32")), 429);
+    // The owner signs in at once.
+    assert_eq!(guess(&mut owner, password, None), 200);
+}
