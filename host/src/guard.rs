@@ -297,7 +297,9 @@ pub fn may_hash(method: &str, path: &str) -> bool {
         "/api/v1/renewal",
         "/api/v1/handover/redeem",
     ];
-    !matches!(method, "GET" | "HEAD") && !(method == "POST" && NO_HASH.contains(&path))
+    let reads_only = matches!(method, "GET" | "HEAD");
+    let known_not_to_hash = method == "POST" && NO_HASH.contains(&path);
+    !(reads_only || known_not_to_hash)
 }
 
 /// Whether `method path` starts a flow (an enrollment, or a recovery's

@@ -123,6 +123,28 @@ fn civil_from_days(z: i64) -> Date {
     Date { year, month, day }
 }
 
+/// The throttle key of a client address (`ip` or `ip:port`, as a host
+/// reports it): the IP, IPv6 by its /64; anything else as given.
+pub fn client_key(client: &str) -> String {
+    use std::net::{IpAddr, SocketAddr};
+    let client = client.trim();
+    let ip = client
+        .parse::<SocketAddr>()
+        .map(|a| a.ip())
+        .or_else(|_| client.parse::<IpAddr>());
+    match ip {
+        Ok(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+        Ok(ip) => ip.to_string(),
+        Err(_) => client.chars().take(64).collect(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -154,27 +176,5 @@ mod tests {
                 day: 29
             }
         );
-    }
-}
-
-/// The throttle key of a client address (`ip` or `ip:port`, as a host
-/// reports it): the IP, IPv6 by its /64; anything else as given.
-pub fn client_key(client: &str) -> String {
-    use std::net::{IpAddr, SocketAddr};
-    let client = client.trim();
-    let ip = client
-        .parse::<SocketAddr>()
-        .map(|a| a.ip())
-        .or_else(|_| client.parse::<IpAddr>());
-    match ip {
-        Ok(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
-            Some(v4) => v4.to_string(),
-            None => {
-                let s = v6.segments();
-                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
-            }
-        },
-        Ok(ip) => ip.to_string(),
-        Err(_) => client.chars().take(64).collect(),
     }
 }
