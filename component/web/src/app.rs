@@ -273,13 +273,15 @@ fn check_post(ctx: &mut Ctx<'_>, headers: &[(String, String)], body: &[u8]) -> O
             ));
         }
     }
-    // Browsers say when a request comes from another site; such a POST is
-    // refused even before the token is compared.
-    let cross_site =
-        http::header(headers, "sec-fetch-site").is_some_and(|v| v.eq_ignore_ascii_case("cross-site"));
+    // Browsers say where a request comes from; a POST from anywhere but
+    // this origin (another host of the same site included, which could
+    // have planted a cookie and field pair) is refused before the token is
+    // compared.
+    let base_url = ctx.settings().ok().map(|s| s.base_url.clone());
+    let ours = http::from_our_origin(headers, base_url.as_deref());
     let expected = ctx.cookie(CSRF_COOKIE).filter(|c| is_token_shape(c));
     let sent = ctx.form.get(CSRF_FIELD);
-    if cross_site || !expected.is_some_and(|e| http::same_secret(e, sent)) {
+    if !ours || !expected.is_some_and(|e| http::same_secret(e, sent)) {
         return Some(ctx.message(
             403,
             "この操作は受け付けられませんでした",
@@ -312,11 +314,14 @@ impl<'a> Ctx<'a> {
         self.ports.clock.now()
     }
 
-    /// A cookie the browser sent.
+    /// A cookie the browser sent, under the name it travels as
+    /// ([`http::wire_cookie_name`]): a bare-named cookie on an HTTPS
+    /// service could have been planted by another host, and is not read.
     pub(crate) fn cookie(&self, name: &str) -> Option<&str> {
+        let wire = http::wire_cookie_name(name, self.secure());
         self.cookies
             .iter()
-            .find(|(n, _)| n == name)
+            .find(|(n, _)| *n == wire)
             .map(|(_, v)| v.as_str())
     }
 

@@ -114,6 +114,7 @@ pub(crate) fn cookies(headers: &[(String, String)]) -> Vec<(String, String)> {
 /// subrequests, and all are sent only over HTTPS unless the service runs on
 /// the developer's own machine.
 pub(crate) fn set_cookie(name: &str, value: &str, max_age: Option<u64>, secure: bool) -> String {
+    let name = wire_cookie_name(name, secure);
     let mut out = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax");
     if secure {
         out.push_str("; Secure");
@@ -122,6 +123,19 @@ pub(crate) fn set_cookie(name: &str, value: &str, max_age: Option<u64>, secure: 
         out.push_str(&format!("; Max-Age={age}"));
     }
     out
+}
+
+/// The name a cookie travels under: with `__Host-` in front when it is
+/// `Secure`, so that the browser takes it only from this very host over
+/// HTTPS, with `Path=/` and no `Domain`: another host of the same site
+/// cannot plant or overwrite it. (Plain-HTTP loopback development cannot
+/// use the prefix, and keeps the bare name.)
+pub(crate) fn wire_cookie_name(name: &str, secure: bool) -> String {
+    if secure {
+        format!("__Host-{name}")
+    } else {
+        name.to_owned()
+    }
 }
 
 /// Whether the public base URL is the developer's own machine, where
@@ -134,6 +148,52 @@ pub(crate) fn is_local_base_url(base_url: &str) -> bool {
                 .strip_prefix(prefix)
                 .is_some_and(|rest| rest.is_empty() || rest.starts_with([':', '/']))
         })
+}
+
+/// The origin (`scheme://host[:port]`, lower-cased) of a URL; `None`
+/// for anything that is not an absolute http(s) URL.
+pub(crate) fn origin_of(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    if scheme != "http" && scheme != "https" {
+        return None;
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if authority.is_empty() || authority.contains('@') {
+        return None;
+    }
+    let authority = authority.to_ascii_lowercase();
+    let authority = match (scheme.as_str(), authority.rsplit_once(':')) {
+        ("http", Some((host, "80"))) | ("https", Some((host, "443"))) => host.to_owned(),
+        _ => authority,
+    };
+    Some(format!("{scheme}://{authority}"))
+}
+
+/// Where a POST came from, as the browser tells it, judged against the
+/// service's own origin `ours`: `Sec-Fetch-Site` when the browser sends
+/// it (only `same-origin` and `none`, a request the user made directly,
+/// pass: `same-site` is another host of the domain); otherwise `Origin`,
+/// else the `Referer`'s origin, which must be `ours`. A request that says
+/// nothing (not a browser, or one that strips both) passes on its token
+/// alone.
+pub(crate) fn from_our_origin(headers: &[(String, String)], ours: Option<&str>) -> bool {
+    if let Some(site) = header(headers, "sec-fetch-site") {
+        return site.eq_ignore_ascii_case("same-origin") || site.eq_ignore_ascii_case("none");
+    }
+    let claimed = header(headers, "origin")
+        .filter(|o| !o.eq_ignore_ascii_case("null"))
+        .map(str::to_owned)
+        .or_else(|| header(headers, "referer").and_then(origin_of));
+    let Some(claimed) = claimed else {
+        // `Origin: null` (a sandboxed or privacy-stripped request) is
+        // not ours.
+        return header(headers, "origin").is_none();
+    };
+    match (origin_of(&claimed), ours.and_then(origin_of)) {
+        (Some(claimed), Some(ours)) => claimed == ours,
+        _ => false,
+    }
 }
 
 /// Compares two secrets in constant time.
@@ -293,6 +353,56 @@ mod tests {
     }
 
     #[test]
+    fn a_post_is_ours_only_when_the_browser_says_so() {
+        let ours = Some("https://www.example.co.jp/customer");
+        let h = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect()
+        };
+        assert!(from_our_origin(&h(&[("sec-fetch-site", "same-origin")]), ours));
+        assert!(from_our_origin(&h(&[("Sec-Fetch-Site", "none")]), ours));
+        // Another host of the same site, with a planted cookie pair.
+        assert!(!from_our_origin(
+            &h(&[
+                ("sec-fetch-site", "same-site"),
+                ("origin", "https://evil.example.co.jp")
+            ]),
+            ours
+        ));
+        assert!(!from_our_origin(&h(&[("sec-fetch-site", "cross-site")]), ours));
+        // Without Sec-Fetch-Site: Origin, then Referer.
+        assert!(from_our_origin(
+            &h(&[("origin", "https://WWW.example.co.jp")]),
+            ours
+        ));
+        assert!(from_our_origin(
+            &h(&[("origin", "https://www.example.co.jp:443")]),
+            ours
+        ));
+        assert!(!from_our_origin(
+            &h(&[("origin", "https://evil.example.co.jp")]),
+            ours
+        ));
+        assert!(!from_our_origin(
+            &h(&[("origin", "http://www.example.co.jp")]),
+            ours
+        ));
+        assert!(!from_our_origin(&h(&[("origin", "null")]), ours));
+        assert!(from_our_origin(
+            &h(&[("referer", "https://www.example.co.jp/customer/enroll")]),
+            ours
+        ));
+        assert!(!from_our_origin(
+            &h(&[("referer", "https://evil.example/x")]),
+            ours
+        ));
+        // Saying nothing: the token alone decides.
+        assert!(from_our_origin(&h(&[]), ours));
+    }
+
+    #[test]
     fn local_base_urls_are_exactly_the_loopback_ones() {
         assert!(is_local_base_url("http://127.0.0.1:3000"));
         assert!(is_local_base_url("http://localhost"));
@@ -306,7 +416,7 @@ mod tests {
     fn set_cookie_carries_every_flag() {
         assert_eq!(
             set_cookie("cw_x", "v", Some(60), true),
-            "cw_x=v; Path=/; HttpOnly; SameSite=Lax; Secure; Max-Age=60"
+            "__Host-cw_x=v; Path=/; HttpOnly; SameSite=Lax; Secure; Max-Age=60"
         );
         assert_eq!(
             set_cookie("cw_x", "", Some(0), false),

@@ -106,6 +106,25 @@ fn cookies_are_secure_unless_the_service_runs_locally() {
         assert!(cookies.len() >= 3, "{cookies:?}");
         for c in cookies {
             assert_eq!(c.contains("; Secure"), secure, "{base_url}: {c}");
+            // A secure cookie carries the __Host- prefix: no other host of
+            // the site can plant or overwrite it.
+            assert_eq!(c.starts_with("__Host-cw_"), secure, "{base_url}: {c}");
+        }
+        if secure {
+            // A bare-named pair planted by a sibling host is not read.
+            let planted = "P".repeat(22);
+            b.jar.insert("cw_csrf".into(), planted.clone());
+            let form = vec![(
+                "content-type".to_owned(),
+                "application/x-www-form-urlencoded".to_owned(),
+            )];
+            let r = b.send(
+                "POST",
+                "/recover",
+                form,
+                encode(&[("csrf", &planted), ("email", "a@b.jp")]),
+            );
+            assert_eq!(r.status, 403, "{base_url}");
         }
     }
 }
@@ -136,6 +155,18 @@ fn assert_csrf_refused(b: &mut Browser<'_>, world: &World, path: &str, fields: &
     let mut cross = form.clone();
     cross.push(("sec-fetch-site".into(), "cross-site".into()));
     attempts.push((cross, with(Some(&good)), true));
+    // A matching pair from another host of the same site (which could
+    // have planted the cookie), told by the browser or by its Origin.
+    let mut same_site = form.clone();
+    same_site.push(("sec-fetch-site".into(), "same-site".into()));
+    same_site.push(("origin".into(), "https://evil.example.co.jp".into()));
+    attempts.push((same_site, with(Some(&good)), true));
+    let mut foreign = form.clone();
+    foreign.push(("origin".into(), "https://evil.example.co.jp".into()));
+    attempts.push((foreign, with(Some(&good)), true));
+    let mut sandboxed = form.clone();
+    sandboxed.push(("origin".into(), "null".into()));
+    attempts.push((sandboxed, with(Some(&good)), true));
     // The right field but no cookie.
     attempts.push((form, with(Some(&good)), false));
     for (headers, body, keep_cookie) in attempts {
