@@ -17,6 +17,7 @@
 #![deny(missing_docs)]
 
 pub mod account;
+pub mod common_passwords;
 pub mod credentials;
 pub mod enrollment;
 pub mod error;

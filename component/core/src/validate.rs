@@ -460,7 +460,8 @@ fn fold(s: &str) -> String {
 /// Password: counted in characters (chars after NFC is fine), 10 to 128
 /// chars; no composition rules; rejected if equal (case-insensitive) to the
 /// user ID or to its local part, or in a built-in list of common passwords
-/// (compared case-insensitively); no control characters. Ok(()) or
+/// or among the breached ones of [`crate::common_passwords`] (compared
+/// after NFKC and lower-casing); no control characters. Ok(()) or
 /// Err(message).
 pub fn password(password: &str, user_id: &str) -> Result<(), String> {
     let p: String = password.nfc().collect();
@@ -479,7 +480,7 @@ pub fn password(password: &str, user_id: &str) -> Result<(), String> {
     if !id.is_empty() && (folded == id || local.is_some_and(|l| !l.is_empty() && folded == l)) {
         return Err(PASSWORD_USER_ID.to_owned());
     }
-    if COMMON_PASSWORDS.contains(&folded.as_str()) {
+    if COMMON_PASSWORDS.contains(&folded.as_str()) || crate::common_passwords::contains(&folded) {
         return Err(PASSWORD_COMMON.to_owned());
     }
     Ok(())
@@ -908,6 +909,53 @@ mod tests {
             assert_eq!(*p, p.to_lowercase(), "{p} must be stored lower-cased");
             assert!(p.chars().count() >= 10, "{p} is refused by length already");
         }
+    }
+
+    #[test]
+    fn breached_passwords_are_refused_in_any_case_or_width() {
+        let common = Err(PASSWORD_COMMON.to_owned());
+        for typed in [
+            "Password123!",
+            "passw0rd12",
+            "ＰＡＳＳＷ０ＲＤ１２",
+            "Iloveyou123",
+            "QWERTYUIOP1",
+            "0000000000",
+            "1qaz2wsx3edc",
+            "qwerty123456",
+        ] {
+            assert_eq!(password(typed, "taro@example.com"), common, "{typed}");
+        }
+    }
+
+    #[test]
+    fn random_long_passphrases_are_accepted() {
+        // Fixed pseudo-random passphrases (splitmix64 over a syllable
+        // table): none is anyone's common password.
+        const SYLLABLES: [&str; 16] = [
+            "ka", "mi", "to", "re", "su", "no", "ha", "ze", "ru", "po", "ya", "gu", "fe", "lo", "wi", "dan",
+        ];
+        let mut state = 0x5EED_u64;
+        for _ in 0..200 {
+            let mut phrase = String::new();
+            for word in 0..4 {
+                if word > 0 {
+                    phrase.push('-');
+                }
+                for _ in 0..3 {
+                    state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+                    let mut z = state;
+                    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+                    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+                    phrase.push_str(SYLLABLES[(z >> 60) as usize]);
+                }
+            }
+            assert_eq!(password(&phrase, "taro@example.com"), Ok(()), "{phrase}");
+        }
+        assert_eq!(
+            password("紫陽花の咲く坂道で待ち合わせ", "taro@example.com"),
+            Ok(())
+        );
     }
 
     #[test]
