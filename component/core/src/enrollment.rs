@@ -8,6 +8,7 @@ use crate::mail;
 use crate::model::{CustomerInput, Date, FieldError, Identity, Timestamp};
 use crate::records::{
     EnrollmentFlow, EnrollmentState, Link, LinkKind, LinkState, LinkTarget, enrollment_key, link_key,
+    person_window_key,
 };
 use crate::secret::{self, Memorised, Token};
 use crate::service::Service;
@@ -32,6 +33,11 @@ pub struct MailSent {
     /// When the link lapses.
     pub link_expires_at: Timestamp,
 }
+
+/// Enrollment confirmations for one person (name in kana and date of
+/// birth) in an hour, from anywhere: a customer retrying after a typo has
+/// room, a guesser of policy or phone numbers for a known person does not.
+pub const CONFIRMATIONS_PER_PERSON_PER_HOUR: u32 = 5;
 
 /// Longest agent code kept; agent codes come from a URL anyone can edit.
 const MAX_AGENT_CODE: usize = 32;
@@ -213,6 +219,20 @@ impl Service<'_> {
         ) else {
             return Err(FlowError::WrongStep(flow.state.name().into()));
         };
+        // Each confirmation asks the directory about an identity: counted
+        // per person, from whatever client (many clients trying one
+        // person's policy or phone numbers). One client trying many
+        // identities is held by the host's per-client rates on flow starts
+        // and hashing. The typed exports' caller (the portal's own code)
+        // applies its own limits.
+        if self.client != crate::service::TYPED_CALLER {
+            let birth = identity.birth_date;
+            let born = format!("{:04}-{:02}-{:02}", birth.year, birth.month, birth.day);
+            self.take_hourly_allowance(
+                &person_window_key(&identity.family_name_kana, &identity.given_name_kana, &born),
+                CONFIRMATIONS_PER_PERSON_PER_HOUR,
+            )?;
+        }
         self.take_mail_allowance(email)?;
         let expires_at = now + settings.link_lifetime;
         match self.ports.directory.find_policyholder(identity)? {

@@ -55,6 +55,16 @@ pub fn mail_window_key(email: &str) -> String {
     format!("mail-window/{}", digest(&mailbox(email)))
 }
 
+/// Key of the hourly counter of enrollment confirmations for one person:
+/// the name in kana and the date of birth, the part of an identity that a
+/// guesser of policy or phone numbers holds fixed.
+pub fn person_window_key(family_name_kana: &str, given_name_kana: &str, birth_date: &str) -> String {
+    format!(
+        "confirm-window/person/{}",
+        digest(&format!("{family_name_kana}\n{given_name_kana}\n{birth_date}"))
+    )
+}
+
 /// The mailbox an address reaches, as a mail limit must count it: case
 /// folded, and a `+tag` (subaddress) dropped from the local part, since
 /// `RL+1@example.jp` and `rl+2@example.jp` land where `rl@example.jp`

@@ -74,10 +74,16 @@ impl<'a> Service<'a> {
     /// Counts one mail to `email` in its hourly window, or refuses with the
     /// seconds until the window ends.
     pub(crate) fn take_mail_allowance(&self, email: &str) -> Result<(), FlowError> {
-        let settings = self.settings()?;
+        let limit = self.settings()?.mails_per_hour;
+        self.take_hourly_allowance(&mail_window_key(email), limit)
+    }
+
+    /// Counts one action under `key` in its hourly window (a fixed hour
+    /// from the first action), or refuses with the seconds until the
+    /// window ends. A compare-and-swap: racing callers are all counted.
+    pub(crate) fn take_hourly_allowance(&self, key: &str, limit: u32) -> Result<(), FlowError> {
         let now = self.now();
-        let limit = settings.mails_per_hour;
-        kv::update::<MailWindow, _>(self.ports.store, &mail_window_key(email), |current| {
+        kv::update::<MailWindow, _>(self.ports.store, key, |current| {
             let mut window = match current {
                 Some(w) if now < w.window_start + 3600 => w.clone(),
                 _ => MailWindow {

@@ -569,3 +569,29 @@ fn the_mail_limit_counts_a_mailbox_whatever_its_case_or_tag() {
     s.start_recovery("rl2@example.jp", "1985-04-01").unwrap();
     assert_eq!(customer_web_core::records::mailbox(" A+b@X.jp "), "a@x.jp");
 }
+
+#[test]
+fn confirmations_for_one_person_are_limited_from_any_client() {
+    let world = World::new();
+    let confirm_from = |client: &str, email: &str| {
+        let s = Service::new(world.ports()).for_client(client);
+        let flow = s.start_enrollment(None).unwrap();
+        s.submit_customer(&flow, &customer(), "2026-04").unwrap();
+        s.submit_contact(&flow, KEYWORD, email).unwrap();
+        s.confirm_enrollment(&flow)
+    };
+    let limit = customer_web_core::enrollment::CONFIRMATIONS_PER_PERSON_PER_HOUR;
+    for i in 0..limit {
+        confirm_from(&format!("198.51.100.{i}"), &format!("try{i}@example.jp")).unwrap();
+    }
+    // A sixth try for the same person, from yet another address and to yet
+    // another mailbox, is refused: no directory lookup, no mail.
+    let mails = world.mailer.sent().len();
+    assert!(matches!(
+        confirm_from("203.0.113.77", "other@example.jp").unwrap_err(),
+        FlowError::RateLimited(_)
+    ));
+    assert_eq!(world.mailer.sent().len(), mails);
+    world.clock.advance(3600);
+    confirm_from("203.0.113.77", "other@example.jp").unwrap();
+}
