@@ -36,27 +36,10 @@ use customer_web_host::plugin::EMBEDDED_COMPONENT;
 use customer_web_host::{Capabilities, PluginHost};
 use http_body_util::BodyExt;
 use hyper::body::Bytes;
-use measure::wrk::{Load, Shape, run_wrk, wrk_or_exit};
+use measure::wrk::{ALONE, LOAD, Load, WARMUP, run_wrk, wrk_or_exit};
 use measure::{Limit, Sample, Table, measure, ratio, secs, show};
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 
-/// Per target: a warm-up run whose figures are dropped, the load, then
-/// one connection alone: one request at a time, the latency of a request
-/// over HTTP without queueing.
-const WARMUP: Shape = Shape {
-    duration: Duration::from_secs(3),
-    ..LOAD
-};
-const LOAD: Shape = Shape {
-    threads: 2,
-    connections: 16,
-    duration: Duration::from_secs(10),
-};
-const ALONE: Shape = Shape {
-    threads: 1,
-    connections: 1,
-    duration: Duration::from_secs(5),
-};
 /// `handle_http` without the network: calls per target, taken in turns
 /// this many at a time.
 const HANDLE_WARMUP: usize = 500;

@@ -32,27 +32,13 @@ use std::time::{Duration, Instant};
 use common::spin::SpinDb;
 use customer_web_host::directory::FileDirectory;
 use customer_web_host::{Capabilities, HostOptions};
-use measure::wrk::{Load, Shape, run_wrk, wrk_or_exit};
+use measure::wrk::{ALONE, LOAD, Load, WARMUP, run_wrk, wrk_or_exit};
 use measure::{Sample, measure, secs, show};
 use serde_json::json;
 use support::browser::{Browser, Server};
 use support::spin_app::SpinApp;
 use support::walks::{self, KEYWORD, PASSWORD, api_customer, post_json, token_in};
 
-const WARMUP: Shape = Shape {
-    duration: Duration::from_secs(3),
-    ..LOAD
-};
-const LOAD: Shape = Shape {
-    threads: 2,
-    connections: 16,
-    duration: Duration::from_secs(10),
-};
-const ALONE: Shape = Shape {
-    threads: 1,
-    connections: 1,
-    duration: Duration::from_secs(5),
-};
 /// Full enrollments per server: warm-up, then timed.
 const ENROLL_WARMUP: usize = 2;
 const ENROLL_ITERS: usize = 12;

@@ -5,6 +5,24 @@
 use std::process::Command;
 use std::time::Duration;
 
+/// Per target: a warm-up run whose figures are dropped, the load, then
+/// one connection alone: one request at a time, the latency of a request
+/// over HTTP without queueing.
+pub const WARMUP: Shape = Shape {
+    duration: Duration::from_secs(3),
+    ..LOAD
+};
+pub const LOAD: Shape = Shape {
+    threads: 2,
+    connections: 16,
+    duration: Duration::from_secs(10),
+};
+pub const ALONE: Shape = Shape {
+    threads: 1,
+    connections: 1,
+    duration: Duration::from_secs(5),
+};
+
 /// wrk's threads, open connections (keep-alive) and duration.
 #[derive(Clone, Copy)]
 pub struct Shape {
