@@ -109,12 +109,24 @@ impl SpinApp {
             return None;
         };
         built(&spin);
+        // A port free a moment ago may be taken by the time Spin binds it
+        // (tests run side by side): then again on another.
+        for _ in 0..5 {
+            match Self::start_once(&spin, variables, sqlite) {
+                Ok(app) => return Some(app),
+                Err(log) if log.contains("in use") => continue,
+                Err(log) => panic!("spin up exited before serving:\n{log}"),
+            }
+        }
+        panic!("spin up found no free port in five tries");
+    }
+
+    fn start_once(spin: &Path, variables: &[(&str, &str)], sqlite: &[&str]) -> Result<SpinApp, String> {
         let state = tempfile::tempdir().expect("a state dir");
-        // A port that was free a moment ago; `spin up` takes it over.
         let address = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a loopback port");
-        let mut command = Command::new(&spin);
+        let mut command = Command::new(spin);
         command
             .current_dir(root())
             .arg("up")
@@ -149,8 +161,8 @@ impl SpinApp {
             state,
             child,
         };
-        app.wait_until_serving();
-        Some(app)
+        app.wait_until_serving()?;
+        Ok(app)
     }
 
     /// What `spin up` printed so far.
@@ -171,16 +183,17 @@ impl SpinApp {
         Browser::at(self.address)
     }
 
-    fn wait_until_serving(&mut self) {
+    /// Waits until `GET /` answers; `Err(log)` when `spin up` exited first.
+    fn wait_until_serving(&mut self) -> Result<(), String> {
         // Spin compiles the composed component before it listens; the
         // first time on a cold cache takes a while.
         let deadline = Instant::now() + Duration::from_secs(180);
         loop {
             if let Some(status) = self.child.try_wait().expect("spin up's status") {
-                panic!("spin up exited ({status}) before serving:\n{}", self.log());
+                return Err(format!("({status}) {}", self.log()));
             }
             if answers(self.address) {
-                return;
+                return Ok(());
             }
             assert!(
                 Instant::now() < deadline,
