@@ -130,17 +130,18 @@ fn a_request_the_component_cannot_finish_fails_alone() {
         },
     );
     let mut b = server.browser();
-    // A matching cookie and field pass the double-submit check without a
-    // page load (which would itself be interrupted).
-    let token = "AAAAAAAAAAAAAAAAAAAAAA";
-    b.cookies.insert("cw_csrf".into(), token.into());
+    // A cookie and the field the screens derive from it pass the CSRF
+    // check without a page load (which would itself be interrupted).
+    let cookie = "AAAAAAAAAAAAAAAAAAAAAA";
+    b.cookies.insert("cw_csrf".into(), cookie.into());
+    let token = customer_web_screens::csrf_field(cookie, "");
     for _ in 0..3 {
         let page = b.post_form(
             "/recover",
             &[
                 ("email", "a@example.jp"),
                 ("birth-date", "1985-04-01"),
-                ("csrf", token),
+                ("csrf", &token),
             ],
         );
         assert_eq!(page.status, 500, "{}", page.body);

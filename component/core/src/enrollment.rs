@@ -8,7 +8,7 @@ use crate::mail;
 use crate::model::{CustomerInput, Date, FieldError, Identity, Timestamp};
 use crate::records::{
     EnrollmentFlow, EnrollmentState, Link, LinkKind, LinkState, LinkTarget, enrollment_key, link_key,
-    person_window_key,
+    client_window_key, person_window_key,
 };
 use crate::secret::{self, Memorised, Token};
 use crate::service::Service;
@@ -38,6 +38,12 @@ pub struct MailSent {
 /// birth) in an hour, from anywhere: a customer retrying after a typo has
 /// room, a guesser of policy or phone numbers for a known person does not.
 pub const CONFIRMATIONS_PER_PERSON_PER_HOUR: u32 = 5;
+
+/// Enrollment confirmations from one client (an IP address, IPv6 by its
+/// /64) in an hour, for anyone: room for an agent's office enrolling its
+/// customers from one address, none for one client sweeping the directory
+/// with many identities.
+pub const CONFIRMATIONS_PER_CLIENT_PER_HOUR: u32 = 30;
 
 /// Longest agent code kept; agent codes come from a URL anyone can edit.
 const MAX_AGENT_CODE: usize = 32;
@@ -221,13 +227,16 @@ impl Service<'_> {
         };
         // Each confirmation asks the directory about an identity: counted
         // per person, from whatever client (many clients trying one
-        // person's policy or phone numbers). One client trying many
-        // identities is held by the host's per-client rates on flow starts
-        // and hashing. The typed exports' caller (the portal's own code)
-        // applies its own limits.
+        // person's policy or phone numbers), and per client, for whoever
+        // (one client trying many identities). The typed exports' caller
+        // (the portal's own code) applies its own limits.
         if self.client != crate::service::TYPED_CALLER {
             let birth = identity.birth_date;
             let born = format!("{:04}-{:02}-{:02}", birth.year, birth.month, birth.day);
+            self.take_hourly_allowance(
+                &client_window_key(&self.client),
+                CONFIRMATIONS_PER_CLIENT_PER_HOUR,
+            )?;
             self.take_hourly_allowance(
                 &person_window_key(&identity.family_name_kana, &identity.given_name_kana, &born),
                 CONFIRMATIONS_PER_PERSON_PER_HOUR,

@@ -65,6 +65,12 @@ pub fn person_window_key(family_name_kana: &str, given_name_kana: &str, birth_da
     )
 }
 
+/// Key of the hourly counter of enrollment confirmations from one client
+/// (its [`crate::service::client_key`]).
+pub fn client_window_key(client: &str) -> String {
+    format!("confirm-window/client/{}", digest(client))
+}
+
 /// The mailbox an address reaches, as a mail limit must count it: case
 /// folded, and a `+tag` (subaddress) dropped from the local part, since
 /// `RL+1@example.jp` and `rl+2@example.jp` land where `rl@example.jp`

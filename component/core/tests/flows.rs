@@ -595,3 +595,37 @@ fn confirmations_for_one_person_are_limited_from_any_client() {
     world.clock.advance(3600);
     confirm_from("203.0.113.77", "other@example.jp").unwrap();
 }
+
+#[test]
+fn confirmations_from_one_client_are_limited_for_any_person() {
+    let world = World::new();
+    let confirm = |client: &str, i: u32| {
+        let s = Service::new(world.ports()).for_client(client);
+        let flow = s.start_enrollment(None).unwrap();
+        // Another person each time: the birth date moves a day.
+        let mut who = customer();
+        who.birth_date = format!("1980-01-{:02}", 1 + i % 28);
+        who.family_name_kana = format!("ﾔﾏﾀﾞ{}", "ｱｲｳ".chars().nth((i / 28) as usize).unwrap());
+        s.submit_customer(&flow, &who, "2026-04").unwrap();
+        s.submit_contact(&flow, KEYWORD, &format!("sweep{i}@example.jp")).unwrap();
+        s.confirm_enrollment(&flow)
+    };
+    let limit = customer_web_core::enrollment::CONFIRMATIONS_PER_CLIENT_PER_HOUR;
+    for i in 0..limit {
+        // Strangers to the directory: the confirmation answers as for a
+        // match, and no mail goes out.
+        confirm("198.51.100.9", i).unwrap();
+    }
+    // One more from the same client, for yet another person, is refused
+    // before the directory is asked; IPv6 neighbours in one /64 are one
+    // client too.
+    assert!(matches!(confirm("198.51.100.9", limit).unwrap_err(), FlowError::RateLimited(_)));
+    for i in 0..limit {
+        confirm(&format!("2001:db8:1:2::{i:x}"), i).unwrap();
+    }
+    assert!(matches!(confirm("2001:db8:1:2::ffff", limit).unwrap_err(), FlowError::RateLimited(_)));
+    // Another client has its own count; an hour later the first has room.
+    confirm("203.0.113.5", limit).unwrap();
+    world.clock.advance(3600);
+    confirm("198.51.100.9", limit).unwrap();
+}

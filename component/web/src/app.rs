@@ -7,6 +7,7 @@ use customer_web_core::model::{Settings, Timestamp};
 use customer_web_core::ports::Ports;
 use customer_web_core::secret::Token;
 use customer_web_core::{FlowError, Service};
+use sha2::{Digest, Sha256};
 
 use crate::http::{self, CONTENT_SECURITY_POLICY, Form, Request, Response};
 use crate::pages::{Layout, Link, MessagePage, RENDER_FAILED};
@@ -20,9 +21,10 @@ pub(crate) const DISPLAY_COOKIE: &str = "cw_display";
 pub(crate) const TICKET_COOKIE: &str = "cw_ticket";
 /// The cookie holding the session id.
 pub(crate) const SESSION_COOKIE: &str = "cw_session";
-/// The CSRF cookie, whose value every form repeats in its `csrf` field.
+/// The CSRF cookie: the secret every form's `csrf` field is derived from
+/// ([`csrf_field`]).
 pub(crate) const CSRF_COOKIE: &str = "cw_csrf";
-/// The form field repeating the CSRF cookie.
+/// The form field carrying the CSRF cookie bound to the session.
 pub(crate) const CSRF_FIELD: &str = "csrf";
 
 /// The stylesheet may be cached for a year: its URL changes with it.
@@ -146,7 +148,11 @@ pub(crate) struct Ctx<'a> {
     cookies: Vec<(String, String)>,
     set_cookies: Vec<(&'static str, String)>,
     pub(crate) extra_headers: Vec<(String, String)>,
+    /// The browser's CSRF cookie as this answer leaves it.
     csrf: Option<String>,
+    /// The session cookie as this answer leaves it, when the answer sets
+    /// or ends it (empty: ended).
+    session_after: Option<String>,
     /// Link pages must not tell the next site their URL.
     pub(crate) no_referrer: bool,
     /// An origin the renewal form may be redirected to.
@@ -177,6 +183,7 @@ pub(crate) fn handle(ports: Ports<'_>, request: Request) -> Response {
         set_cookies: Vec::new(),
         extra_headers: Vec::new(),
         csrf: None,
+        session_after: None,
         no_referrer: false,
         form_action_origin: None,
     };
@@ -279,9 +286,12 @@ fn check_post(ctx: &mut Ctx<'_>, headers: &[(String, String)], body: &[u8]) -> O
     // compared.
     let base_url = ctx.settings().ok().map(|s| s.base_url.clone());
     let ours = http::from_our_origin(headers, base_url.as_deref());
-    let expected = ctx.cookie(CSRF_COOKIE).filter(|c| is_token_shape(c));
+    let expected = ctx
+        .cookie(CSRF_COOKIE)
+        .filter(|c| is_token_shape(c))
+        .map(|c| csrf_field(c, ctx.session_cookie()));
     let sent = ctx.form.get(CSRF_FIELD);
-    if !ours || !expected.is_some_and(|e| http::same_secret(e, sent)) {
+    if !ours || !expected.is_some_and(|e| http::same_secret(&e, sent)) {
         return Some(ctx.message(
             403,
             "この操作は受け付けられませんでした",
@@ -293,6 +303,20 @@ fn check_post(ctx: &mut Ctx<'_>, headers: &[(String, String)], body: &[u8]) -> O
         ));
     }
     None
+}
+
+/// The value of the forms' CSRF field: the browser's CSRF cookie bound to
+/// its session cookie (empty when signed out). A cookie and field pair
+/// planted by someone else stops working once the customer signs in,
+/// since the planter cannot know the session; and a field read off one
+/// session's page is refused in another.
+pub fn csrf_field(csrf_cookie: &str, session_cookie: &str) -> String {
+    let mut hash = Sha256::new();
+    hash.update(b"customer-web csrf v1\0");
+    hash.update(csrf_cookie.as_bytes());
+    hash.update(b"\0");
+    hash.update(session_cookie.as_bytes());
+    hash.finalize()[..16].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Whether a text has the shape of a [`Token`]: 22 characters of base64url.
@@ -340,8 +364,20 @@ impl<'a> Ctx<'a> {
             .unwrap_or(true)
     }
 
+    /// The session cookie the browser sent, if it has a token's shape
+    /// (else empty): what the CSRF field is bound to.
+    fn session_cookie(&self) -> &str {
+        self.cookie(SESSION_COOKIE)
+            .filter(|c| is_token_shape(c))
+            .unwrap_or("")
+    }
+
     /// Sets a cookie (replacing one set earlier in this answer).
     pub(crate) fn set_cookie(&mut self, name: &'static str, value: &str, max_age: Option<u64>) {
+        if name == SESSION_COOKIE {
+            let kept = max_age != Some(0) && is_token_shape(value);
+            self.session_after = Some(if kept { value.to_owned() } else { String::new() });
+        }
         let header = http::set_cookie(name, value, max_age, self.secure());
         self.set_cookies.retain(|(n, _)| *n != name);
         self.set_cookies.push((name, header));
@@ -354,22 +390,30 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    /// The CSRF token of the forms on this page: the browser's, or a new
-    /// one set now.
+    /// The CSRF field of the forms on this page: the browser's CSRF cookie
+    /// (or a new one set now) bound to the session cookie as this answer
+    /// leaves it.
     fn csrf_token(&mut self) -> String {
-        if let Some(token) = &self.csrf {
-            return token.clone();
-        }
-        let token = match self.cookie(CSRF_COOKIE).filter(|c| is_token_shape(c)) {
-            Some(existing) => existing.to_owned(),
+        let secret = match &self.csrf {
+            Some(secret) => secret.clone(),
             None => {
-                let fresh = Token::generate(self.ports.rng).expose().to_owned();
-                self.set_cookie(CSRF_COOKIE, &fresh, None);
-                fresh
+                let secret = match self.cookie(CSRF_COOKIE).filter(|c| is_token_shape(c)) {
+                    Some(existing) => existing.to_owned(),
+                    None => {
+                        let fresh = Token::generate(self.ports.rng).expose().to_owned();
+                        self.set_cookie(CSRF_COOKIE, &fresh, None);
+                        fresh
+                    }
+                };
+                self.csrf = Some(secret.clone());
+                secret
             }
         };
-        self.csrf = Some(token.clone());
-        token
+        let session = match &self.session_after {
+            Some(after) => after.clone(),
+            None => self.session_cookie().to_owned(),
+        };
+        csrf_field(&secret, &session)
     }
 
     /// A new CSRF token when the browser's standing changes (signed in),

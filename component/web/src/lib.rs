@@ -42,6 +42,7 @@ mod seal;
 use customer_web_core::ports::Ports;
 
 pub use http::{Request, Response};
+pub use app::csrf_field;
 
 /// Largest body accepted; the adapter refuses longer ones with
 /// [`payload_too_large`] before reading them all.

@@ -1,7 +1,7 @@
 //! `handle` never panics, whatever it is sent.
 
 use customer_web_core::testing::World;
-use customer_web_screens::{Request, handle};
+use customer_web_screens::{Request, csrf_field, handle};
 
 use crate::browser::encode;
 
@@ -102,6 +102,9 @@ fn handle_never_panics_on_random_requests() {
     let world = World::new();
     let mut noise = Noise(0x5EED_CAFE_F00D_BEEF);
     let csrf = "AAAAAAAAAAAAAAAAAAAAAA";
+    // The form field for each cookie set below: signed out, or with the
+    // session cookie equal to the CSRF cookie.
+    let fields_csrf = [csrf_field(csrf, ""), csrf_field(csrf, csrf)];
     for round in 0..600 {
         let method = noise
             .pick(&["GET", "POST", "HEAD", "PUT", "", "G\u{0}ET", "POST "])
@@ -135,7 +138,7 @@ fn handle_never_panics_on_random_requests() {
             0 => noise.bytes(200),
             1 => noise.text(30).into_bytes(),
             _ => {
-                let mut fields: Vec<(String, String)> = vec![("csrf".into(), csrf.into())];
+                let mut fields: Vec<(String, String)> = vec![("csrf".into(), fields_csrf[noise.below(2)].clone())];
                 for _ in 0..noise.below(5) {
                     fields.push((noise.pick(FIELDS).into(), noise.text(6)));
                 }

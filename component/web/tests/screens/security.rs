@@ -4,7 +4,7 @@
 use customer_web_core::model::Settings;
 use customer_web_core::ports::{Condition, Config, Entry, PortError, Ports, Store, WriteOutcome};
 use customer_web_core::testing::{FixedConfig, World};
-use customer_web_screens::{MAX_BODY, Request, Response, handle, payload_too_large};
+use customer_web_screens::{MAX_BODY, Request, Response, csrf_field, handle, payload_too_large};
 
 use crate::browser::*;
 
@@ -135,7 +135,9 @@ type Headers = Vec<(String, String)>;
 /// cookie, answers 403 and changes nothing.
 #[track_caller]
 fn assert_csrf_refused(b: &mut Browser<'_>, world: &World, path: &str, fields: &[(&str, &str)]) {
-    let good = b.jar.get("cw_csrf").cloned().expect("browser has a csrf cookie");
+    let cookie = b.jar.get("cw_csrf").cloned().expect("browser has a csrf cookie");
+    let session = b.jar.get("cw_session").cloned().unwrap_or_default();
+    let good = csrf_field(&cookie, &session);
     let mut attempts: Vec<(Headers, Vec<u8>, bool)> = Vec::new();
     let with = |token: Option<&str>| {
         let mut all: Vec<(&str, &str)> = fields.to_vec();
@@ -152,6 +154,11 @@ fn assert_csrf_refused(b: &mut Browser<'_>, world: &World, path: &str, fields: &
     attempts.push((form.clone(), with(Some("AAAAAAAAAAAAAAAAAAAAAA")), true));
     attempts.push((form.clone(), with(Some(&good[..21])), true));
     attempts.push((form.clone(), with(Some("")), true));
+    // The bare cookie repeated (a double-submit pair anyone who can plant
+    // a cookie can make), and the field of another session.
+    attempts.push((form.clone(), with(Some(&cookie)), true));
+    let other_session = csrf_field(&cookie, "BBBBBBBBBBBBBBBBBBBBBB");
+    attempts.push((form.clone(), with(Some(&other_session)), true));
     let mut cross = form.clone();
     cross.push(("sec-fetch-site".into(), "cross-site".into()));
     attempts.push((cross, with(Some(&good)), true));
@@ -237,6 +244,36 @@ fn csrf_is_checked_on_every_post_and_refusal_changes_nothing() {
     // The token of the page before sign-in no longer works after it.
     let stale = b.post(&top, "/signout", &[]);
     assert_eq!(stale.status, 403);
+}
+
+/// A cookie planted in a signed-in browser (by a sibling host, over plain
+/// HTTP) does not let its planter forge a form: the field is bound to the
+/// session cookie, which the planter cannot read.
+#[test]
+fn a_planted_csrf_cookie_is_useless_without_the_session() {
+    let world = World::new();
+    let mut b = Browser::new(&world);
+    enroll_fully(&mut b);
+    assert_eq!(b.get("/home").path, "/home", "signed in");
+    let session = b.jar.get("cw_session").cloned().expect("signed in");
+    let planted = "P".repeat(22);
+    b.jar.insert("cw_csrf".into(), planted.clone());
+    let form = vec![(
+        "content-type".to_owned(),
+        "application/x-www-form-urlencoded".to_owned(),
+    )];
+    let forged = csrf_field(&planted, "");
+    let snapshot = world.store.snapshot();
+    let r = b.send("POST", "/signout", form.clone(), encode(&[("csrf", &forged)]));
+    assert_eq!(r.status, 403);
+    assert_eq!(world.store.snapshot(), snapshot, "the forged sign-out changed storage");
+    assert_eq!(b.get("/home").path, "/home", "still signed in");
+    // The page the browser now renders carries a field bound to its own
+    // session, and that one is taken.
+    let bound = csrf_field(&planted, &session);
+    assert_eq!(b.get("/home").csrf(), bound);
+    let r = b.send("POST", "/signout", form, encode(&[("csrf", &bound)]));
+    assert_eq!(r.status, 303);
 }
 
 #[test]
@@ -413,8 +450,11 @@ fn capability_faults_answer_503_without_internals() {
         store: &store,
         ..world.ports()
     };
-    let csrf = "AAAAAAAAAAAAAAAAAAAAAA";
-    let cookie = format!("cw_csrf={csrf}; cw_session=BBBBBBBBBBBBBBBBBBBBBB; cw_flow=CCCCCCCCCCCCCCCCCCCCCC");
+    let secret = "AAAAAAAAAAAAAAAAAAAAAA";
+    let session = "BBBBBBBBBBBBBBBBBBBBBB";
+    let cookie = format!("cw_csrf={secret}; cw_session={session}; cw_flow=CCCCCCCCCCCCCCCCCCCCCC");
+    let csrf = csrf_field(secret, session);
+    let csrf = csrf.as_str();
     let form = "application/x-www-form-urlencoded";
     let terms = Settings::default().terms_version;
     let mut fields: Vec<(&str, String)> = customer_fields(&terms);
