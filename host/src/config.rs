@@ -6,6 +6,11 @@ use std::path::Path;
 
 use anyhow::Context;
 pub use customer_web_core::model::Settings;
+use customer_web_core::secret::SharedSecret;
+
+/// The environment variable holding the portal's hand-over secret
+/// (`handover_secret`); it overrides the settings file.
+pub const HANDOVER_SECRET_ENV: &str = "CUSTOMER_WEB_HANDOVER_SECRET";
 
 /// Reads settings from a JSON file, over the defaults.
 pub fn load(path: &Path) -> anyhow::Result<Settings> {
@@ -37,6 +42,10 @@ pub fn check(s: &Settings) -> anyhow::Result<()> {
         "base_url must be an http(s) URL"
     );
     anyhow::ensure!(
+        s.renewal_url.starts_with("https://") || s.renewal_url.starts_with("http://"),
+        "renewal_url must be an http(s) URL"
+    );
+    anyhow::ensure!(
         s.link_lifetime >= 600,
         "link_lifetime must be at least 600 seconds"
     );
@@ -45,6 +54,13 @@ pub fn check(s: &Settings) -> anyhow::Result<()> {
         "session lifetimes are inconsistent"
     );
     anyhow::ensure!(s.mails_per_hour > 0, "mails_per_hour must be positive");
+    anyhow::ensure!(
+        s.handover_secret
+            .as_ref()
+            .is_none_or(|h| h.expose().chars().count() >= SharedSecret::MIN_LEN),
+        "handover_secret must be at least {} characters (e.g. openssl rand -hex 32)",
+        SharedSecret::MIN_LEN
+    );
     anyhow::ensure!(
         s.sender_address.contains('@'),
         "sender_address must be an e-mail address"
@@ -64,5 +80,8 @@ mod tests {
         assert_eq!(s.desk_name, Settings::default().desk_name);
         assert!(from_json(r#"{"insurer": "x"}"#).is_err());
         assert!(from_json(r#"{"base_url": "ftp://x"}"#).is_err());
+        assert!(from_json(r#"{"handover_secret": "short"}"#).is_err());
+        let s = from_json(&format!(r#"{{"handover_secret": "{}"}}"#, "k".repeat(32))).unwrap();
+        assert!(s.handover_secret.unwrap().matches(&"k".repeat(32)));
     }
 }

@@ -134,15 +134,35 @@ pub fn escape(text: &str) -> String {
     out
 }
 
-/// `/_dev/renewal?handover=TOKEN`: redeems the hand-over once, as the
-/// portal's renewal procedure would.
-pub fn renewal_page(host: &PluginHost, query: Option<&str>) -> Response<HyperOutgoingBody> {
-    let token = query
-        .unwrap_or_default()
+/// The `handover` field of a form body (a token: base64url, nothing to
+/// decode); empty if there is none.
+pub fn handover_field(body: &[u8]) -> String {
+    String::from_utf8_lossy(body)
         .split('&')
         .find_map(|pair| pair.strip_prefix("handover="))
         .unwrap_or_default()
-        .to_owned();
+        .to_owned()
+}
+
+/// `POST /_dev/renewal` with the form field `handover`: redeems the
+/// hand-over once, as the portal's renewal procedure would. Anything else
+/// (a GET: the address typed again) is told where a hand-over comes from.
+pub fn renewal_page(host: &PluginHost, handover: Option<&str>) -> Response<HyperOutgoingBody> {
+    let Some(token) = handover else {
+        let mut response = html_response(
+            StatusCode::METHOD_NOT_ALLOWED,
+            layout(
+                "契約の継続手続（ポータル）",
+                "<p>継続手続きへの引き継ぎは、継続契約選択の画面からPOSTで届きます。</p><p><a href=\"/renewal\">継続契約選択へ</a></p>",
+            ),
+        );
+        response.headers_mut().insert(
+            hyper::header::ALLOW,
+            hyper::header::HeaderValue::from_static("POST"),
+        );
+        return response;
+    };
+    let token = token.to_owned();
     let redeemed = host.call(|plugin, store| {
         plugin
             .customer_web_plugin_account()

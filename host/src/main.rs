@@ -155,6 +155,15 @@ fn capabilities(cli: &Cli) -> anyhow::Result<Capabilities> {
     if let Some(path) = &cli.config {
         caps.settings = config::load(path)?;
     }
+    // The portal's hand-over secret is best kept out of files and command
+    // lines: the environment's wins over the settings file's.
+    if let Some(secret) = std::env::var_os(config::HANDOVER_SECRET_ENV).filter(|s| !s.is_empty()) {
+        let secret = secret
+            .into_string()
+            .map_err(|_| anyhow::anyhow!("{} is not UTF-8", config::HANDOVER_SECRET_ENV))?;
+        caps.settings.handover_secret = Some(customer_web_core::secret::SharedSecret::new(secret));
+        config::check(&caps.settings).with_context(|| config::HANDOVER_SECRET_ENV)?;
+    }
     Ok(caps)
 }
 
@@ -470,6 +479,9 @@ fn home_and_renewal(host: &PluginHost, session: &str) -> anyhow::Result<()> {
                 .call_begin_renewal(s, session, &first.policy_number)
         })?,
     )?;
-    println!("== 12. 継続契約選択 → hand-over to {}", handover.url);
+    println!(
+        "== 12. 継続契約選択 → hand-over POSTed to {} (valid until {})",
+        handover.url, handover.expires_at
+    );
     Ok(())
 }

@@ -186,12 +186,24 @@ async fn respond(
         .and_then(|v| v.to_str().ok());
     let dev_page = options.dev_mailbox && path.starts_with("/_dev/") && dev_pages_allowed(peer, host_header);
     let response = if dev_page {
-        let query = request.uri().query().map(str::to_owned);
+        // The renewal stand-in takes the hand-over as the portal would: a
+        // form POST, its body read within the usual bounds.
+        let handover = if path == "/_dev/renewal" && method == hyper::Method::POST {
+            match read_whole(request, &options.limits).await {
+                Ok(request) => {
+                    let body = request.into_body().collect().await.map(|b| b.to_bytes());
+                    Some(dev::handover_field(&body.unwrap_or_default()))
+                }
+                Err(refusal) => return refused(false, refusal),
+            }
+        } else {
+            None
+        };
         let host = host.clone();
         let path = path.clone();
         let page = tokio::task::spawn_blocking(move || {
             if path == "/_dev/renewal" {
-                dev::renewal_page(&host, query.as_deref())
+                dev::renewal_page(&host, handover.as_deref())
             } else {
                 dev::mailbox_page(host.capabilities(), &path)
             }

@@ -57,6 +57,7 @@ const SCREENS: &[&str] = &[
     "complete",
     "home",
     "contract-selection",
+    "handover",
     "portal-handover",
     "signed-out",
     "home-signed-in",

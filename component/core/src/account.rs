@@ -37,7 +37,8 @@ pub struct Home {
 /// The hand-over to the portal's renewal procedure.
 #[derive(Clone, Debug)]
 pub struct HandoverGrant {
-    /// Where to send the browser.
+    /// Where the browser POSTs the token (form field `handover`): the
+    /// renewal URL.
     pub url: String,
     /// One-time bearer token the portal redeems.
     pub token: Token,
@@ -249,15 +250,14 @@ impl Service<'_> {
         )? {
             return Err(FlowError::Unavailable("hand-over collision".into()));
         }
-        let base = &self.settings()?.renewal_url;
-        let separator = if base.contains('?') { '&' } else { '?' };
+        let url = self.settings()?.renewal_url.clone();
         self.audit(
             "renewal-handover",
             &account.account_id,
             format!("policy={policy_number}"),
         );
         Ok(HandoverGrant {
-            url: format!("{base}{separator}handover={}", token.expose()),
+            url,
             token,
             expires_at: handover.expires_at,
         })

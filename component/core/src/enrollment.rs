@@ -7,8 +7,8 @@ use crate::kv::{self, Change};
 use crate::mail;
 use crate::model::{CustomerInput, Date, FieldError, Identity, Timestamp};
 use crate::records::{
-    EnrollmentFlow, EnrollmentState, Link, LinkKind, LinkState, LinkTarget, enrollment_key, link_key,
-    client_window_key, person_window_key,
+    EnrollmentFlow, EnrollmentState, Link, LinkKind, LinkState, LinkTarget, client_window_key,
+    enrollment_key, link_key, person_window_key,
 };
 use crate::secret::{self, Memorised, Token};
 use crate::service::Service;

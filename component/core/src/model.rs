@@ -131,8 +131,12 @@ pub struct Settings {
     pub session_absolute: u64,
     /// Mails allowed per address per hour.
     pub mails_per_hour: u32,
-    /// The portal's renewal URL.
+    /// The portal's renewal URL, where the browser POSTs the hand-over.
     pub renewal_url: String,
+    /// What the portal presents to redeem a hand-over over HTTP; none:
+    /// no redemption over HTTP.
+    #[serde(default)]
+    pub handover_secret: Option<crate::secret::SharedSecret>,
 }
 
 impl Default for Settings {
@@ -152,6 +156,7 @@ impl Default for Settings {
             session_absolute: 12 * 3600,
             mails_per_hour: 5,
             renewal_url: "http://127.0.0.1:3000/_dev/renewal".into(),
+            handover_secret: None,
         }
     }
 }

@@ -56,6 +56,41 @@ impl std::fmt::Debug for Token {
     }
 }
 
+/// A secret shared with the portal by configuration (the hand-over
+/// secret): compared in constant time, never printed.
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct SharedSecret(String);
+
+impl SharedSecret {
+    /// The fewest characters a shared secret may have.
+    pub const MIN_LEN: usize = 32;
+
+    /// Wraps a configured secret.
+    pub fn new(text: impl Into<String>) -> Self {
+        SharedSecret(text.into())
+    }
+
+    /// The secret, to hand to the host's configuration.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether `presented` is this secret. Both sides are hashed first,
+    /// so the time taken tells neither a matching prefix nor the length.
+    pub fn matches(&self, presented: &str) -> bool {
+        let ours = Sha256::digest(self.0.as_bytes());
+        let theirs = Sha256::digest(presented.as_bytes());
+        bool::from(ours.ct_eq(&theirs))
+    }
+}
+
+impl std::fmt::Debug for SharedSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SharedSecret(…)")
+    }
+}
+
 /// A low-entropy secret a person types: a keyword or a password. It is
 /// hashed with argon2id before it goes anywhere.
 #[derive(Clone, PartialEq, Eq)]
@@ -230,6 +265,16 @@ fn base64url(bytes: &[u8]) -> String {
 mod tests {
     use super::*;
     use crate::testing::SeqRng;
+
+    #[test]
+    fn a_shared_secret_matches_itself_only_and_never_prints() {
+        let secret = SharedSecret::new("s".repeat(40));
+        assert!(secret.matches(&"s".repeat(40)));
+        assert!(!secret.matches(&"s".repeat(39)));
+        assert!(!secret.matches(&"s".repeat(41)));
+        assert!(!secret.matches(""));
+        assert!(!format!("{secret:?}").contains("sss"));
+    }
 
     #[test]
     fn token_is_128_bits_of_base64url() {

@@ -90,11 +90,9 @@ fn enrollment_end_to_end() {
     let handover = s
         .begin_renewal(&grant.session, &contracts[0].policy_number)
         .unwrap();
-    assert!(
-        handover
-            .url
-            .ends_with(&format!("?handover={}", handover.token.expose()))
-    );
+    // The token is posted to the renewal URL, never put into it.
+    assert_eq!(handover.url, world.config.0.renewal_url);
+    assert!(!handover.url.contains(handover.token.expose()));
     let claim = s.redeem_handover(&handover.token).unwrap().unwrap();
     assert_eq!(
         (claim.customer_id.as_str(), claim.agent_code.as_deref()),
@@ -607,7 +605,8 @@ fn confirmations_from_one_client_are_limited_for_any_person() {
         who.birth_date = format!("1980-01-{:02}", 1 + i % 28);
         who.family_name_kana = format!("ﾔﾏﾀﾞ{}", "ｱｲｳ".chars().nth((i / 28) as usize).unwrap());
         s.submit_customer(&flow, &who, "2026-04").unwrap();
-        s.submit_contact(&flow, KEYWORD, &format!("sweep{i}@example.jp")).unwrap();
+        s.submit_contact(&flow, KEYWORD, &format!("sweep{i}@example.jp"))
+            .unwrap();
         s.confirm_enrollment(&flow)
     };
     let limit = customer_web_core::enrollment::CONFIRMATIONS_PER_CLIENT_PER_HOUR;
@@ -619,11 +618,17 @@ fn confirmations_from_one_client_are_limited_for_any_person() {
     // One more from the same client, for yet another person, is refused
     // before the directory is asked; IPv6 neighbours in one /64 are one
     // client too.
-    assert!(matches!(confirm("198.51.100.9", limit).unwrap_err(), FlowError::RateLimited(_)));
+    assert!(matches!(
+        confirm("198.51.100.9", limit).unwrap_err(),
+        FlowError::RateLimited(_)
+    ));
     for i in 0..limit {
         confirm(&format!("2001:db8:1:2::{i:x}"), i).unwrap();
     }
-    assert!(matches!(confirm("2001:db8:1:2::ffff", limit).unwrap_err(), FlowError::RateLimited(_)));
+    assert!(matches!(
+        confirm("2001:db8:1:2::ffff", limit).unwrap_err(),
+        FlowError::RateLimited(_)
+    ));
     // Another client has its own count; an hour later the first has room.
     confirm("203.0.113.5", limit).unwrap();
     world.clock.advance(3600);

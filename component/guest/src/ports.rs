@@ -7,6 +7,7 @@ use customer_web_core::ports::{
     Audit, AuditEvent, Clock, Condition, Config, Directory, Entry, Mailer, PortError, Ports, Rng, Store,
     WriteOutcome,
 };
+use customer_web_core::secret::SharedSecret;
 
 use crate::bindings::customer_web::plugin::{audit, config, directory, mail, storage};
 use crate::convert;
@@ -132,6 +133,7 @@ impl Config for Host {
             session_absolute: s.session_absolute,
             mails_per_hour: s.mails_per_hour,
             renewal_url: s.renewal_url,
+            handover_secret: s.handover_secret.map(SharedSecret::new),
         })
     }
 }

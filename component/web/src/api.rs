@@ -496,6 +496,7 @@ impl Call<'_, '_> {
                 })))
             }
             Step::RedeemHandover => {
+                self.portal()?;
                 let input: LinkOnly = self.input()?;
                 let handover =
                     some_token(&input.token).ok_or_else(|| Answer::error(404, "handover-unknown"))?;
@@ -533,6 +534,20 @@ impl Call<'_, '_> {
                 json!(format!("{detail} (line {}, column {})", e.line(), e.column())),
             )
         })
+    }
+
+    /// The portal's renewal procedure, by the shared secret it presents as
+    /// `Authorization: Bearer` (compared in constant time). Without a
+    /// configured secret nobody is.
+    fn portal(&self) -> Result<(), Answer> {
+        let settings = self.service.settings().map_err(flow_error)?;
+        let presented = http::header(self.headers, "authorization")
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim);
+        match (&settings.handover_secret, presented) {
+            (Some(secret), Some(presented)) if secret.matches(presented) => Ok(()),
+            _ => Err(unauthorized()),
+        }
     }
 
     /// The session named by `Authorization: Bearer`.

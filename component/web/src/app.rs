@@ -119,7 +119,7 @@ impl Route {
 pub(crate) enum Reply {
     /// An HTML page.
     Page { status: u16, html: String },
-    /// `303 See Other` to a path of this service or the renewal hand-over.
+    /// `303 See Other` to a path of this service.
     SeeOther(String),
     /// The stylesheet.
     Stylesheet,

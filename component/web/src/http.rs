@@ -201,12 +201,6 @@ pub(crate) fn same_secret(a: &str, b: &str) -> bool {
     a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
 }
 
-/// Whether a text can go into a header value unchanged (visible ASCII,
-/// spaces and tabs): what the adapter's HTTP layer accepts.
-pub(crate) fn is_header_value(value: &str) -> bool {
-    value.bytes().all(|b| b == b'\t' || (b' '..=b'~').contains(&b))
-}
-
 /// An `application/x-www-form-urlencoded` body or query, decoded.
 #[derive(Debug, Default)]
 pub(crate) struct Form(Vec<(String, String)>);

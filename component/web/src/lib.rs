@@ -41,8 +41,8 @@ mod seal;
 
 use customer_web_core::ports::Ports;
 
-pub use http::{Request, Response};
 pub use app::csrf_field;
+pub use http::{Request, Response};
 
 /// Largest body accepted; the adapter refuses longer ones with
 /// [`payload_too_large`] before reading them all.

@@ -339,6 +339,18 @@ pub(crate) struct RenewalPage {
     pub(crate) error: Option<String>,
 }
 
+/// Screen 12's answer: the form that carries the hand-over to the portal
+/// in a POST body (never in a URL).
+#[derive(Template)]
+#[template(path = "renewal_handover.html")]
+pub(crate) struct HandoverPage {
+    pub(crate) layout: Layout,
+    pub(crate) policy_number: String,
+    pub(crate) url: String,
+    pub(crate) token: String,
+    pub(crate) minutes: u64,
+}
+
 /// Recovery step 2.
 #[derive(Template)]
 #[template(path = "recover.html")]

@@ -20,6 +20,7 @@ impl config::Host for HostCtx {
             session_absolute: s.session_absolute,
             mails_per_hour: s.mails_per_hour,
             renewal_url: s.renewal_url.clone(),
+            handover_secret: s.handover_secret.as_ref().map(|h| h.expose().to_owned()),
         }))
     }
 }

@@ -24,6 +24,8 @@ impl Guest for Adapter {
             session_absolute: number("session_absolute")?,
             mails_per_hour: number("mails_per_hour")?,
             renewal_url: var("renewal_url")?,
+            // Empty (spin.toml's default): no redemption over HTTP.
+            handover_secret: Some(var("handover_secret")?).filter(|s| !s.is_empty()),
         };
         check(&settings).map_err(Error::Unavailable)?;
         Ok(settings)
@@ -65,6 +67,12 @@ fn check(s: &Settings) -> Result<(), String> {
             s.base_url
         ));
     }
+    if !(s.renewal_url.starts_with("https://") || s.renewal_url.starts_with("http://")) {
+        return Err(format!(
+            "Spin variable renewal_url is {:?}: it must be an http(s) URL",
+            s.renewal_url
+        ));
+    }
     if s.link_lifetime < 600 {
         return Err("Spin variable link_lifetime must be at least 600 seconds".into());
     }
@@ -77,6 +85,13 @@ fn check(s: &Settings) -> Result<(), String> {
     }
     if s.mails_per_hour == 0 {
         return Err("Spin variable mails_per_hour must be positive".into());
+    }
+    if s.handover_secret.as_ref().is_some_and(|h| h.chars().count() < 32) {
+        return Err(
+            "Spin variable handover_secret must be empty or at least 32 characters \
+             (e.g. openssl rand -hex 32)"
+                .into(),
+        );
     }
     if !s.sender_address.contains('@') {
         return Err(format!(

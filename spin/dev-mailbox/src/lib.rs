@@ -4,11 +4,13 @@
 //!   the app's `default` SQLite database), newest first, and
 //!   `/_dev/mail/{id}` shows one message with its links clickable, so a
 //!   developer can open the one-time link without a mail server;
-//! - `/_dev/renewal?handover=TOKEN` stands in for the portal's renewal
-//!   procedure, where the hand-over of screen 12 ends: it redeems the token
-//!   as a portal would, through the customer-web component's JSON API
-//!   (`POST /api/v1/handover/redeem`, reached by Spin's local service
-//!   chaining, `http://customer-web.spin.internal`), and shows the claim.
+//! - `/_dev/renewal` stands in for the portal's renewal procedure, where
+//!   the hand-over of screen 12 ends (a form POST with the field
+//!   `handover`): it redeems the token as a portal would, through the
+//!   customer-web component's JSON API (`POST /api/v1/handover/redeem`
+//!   with the Spin variable `handover_secret` as `Authorization: Bearer`,
+//!   reached by Spin's local service chaining,
+//!   `http://customer-web.spin.internal`), and shows the claim.
 //!
 //! The pages are those of the wasmtime host's dev pages (host/src/dev.rs),
 //! with the same headers.
@@ -42,7 +44,16 @@ fn answer(request: &Request) -> Response {
     }
     let path = request.path();
     if path == "/_dev/renewal" {
-        return renewal_page(request.query());
+        if *request.method() != spin_sdk::http::Method::Post {
+            let mut response = page(
+                405,
+                "契約の継続手続（ポータル）",
+                "<p>継続手続きへの引き継ぎは、継続契約選択の画面からPOSTで届きます。</p><p><a href=\"/renewal\">継続契約選択へ</a></p>",
+            );
+            response.set_header("allow", "POST");
+            return response;
+        }
+        return renewal_page(&String::from_utf8_lossy(request.body()));
     }
     if path != "/_dev/mail" && !path.starts_with("/_dev/mail/") {
         return page(404, "見つかりません", "<p>ページが見つかりません。</p>");
@@ -80,18 +91,29 @@ fn answer(request: &Request) -> Response {
 /// service chaining, allowed by the dev mailbox's `allowed_outbound_hosts`.
 const CUSTOMER_WEB: &str = "http://customer-web.spin.internal";
 
-/// `/_dev/renewal?handover=TOKEN`: redeems the hand-over once, as the
-/// portal's renewal procedure would, and shows what it was handed.
-fn renewal_page(query: &str) -> Response {
+/// `POST /_dev/renewal` with the form field `handover`: redeems the
+/// hand-over once, as the portal's renewal procedure would, and shows
+/// what it was handed.
+fn renewal_page(form: &str) -> Response {
     const TITLE: &str = "契約の継続手続（ポータル）";
-    let token = query
+    let token = form
         .split('&')
         .find_map(|pair| pair.strip_prefix("handover="))
         .unwrap_or_default();
+    let secret = spin_sdk::variables::get("handover_secret").unwrap_or_default();
+    if secret.is_empty() {
+        return page(
+            503,
+            TITLE,
+            "<p>引き継ぎは届きましたが、受け取れません：Spin 変数 <code>handover_secret</code> が空です。</p>\
+             <p><code>spin up --variable handover_secret=$(openssl rand -hex 32)</code> で起動してください。</p>",
+        );
+    }
     let body = serde_json::json!({ "token": token }).to_string();
     let request = Request::post(format!("{CUSTOMER_WEB}/api/v1/handover/redeem"), body.clone())
         .header("content-type", "application/json")
         .header("content-length", body.len().to_string())
+        .header("authorization", format!("Bearer {secret}"))
         .build();
     let response: Response = match spin_sdk::http::run(spin_sdk::http::send(request)) {
         Ok(response) => response,
@@ -115,6 +137,11 @@ fn renewal_page(query: &str) -> Response {
             410,
             TITLE,
             "<p>この引き継ぎは使用済みか、有効期限が切れています。</p>",
+        ),
+        401 => page(
+            503,
+            TITLE,
+            "<p>customer-web が引き継ぎの受け取りを拒否しました（handover_secret が一致しません）。</p>",
         ),
         other => page(503, TITLE, &escape(&format!("customer-web answered {other}"))),
     }

@@ -92,6 +92,9 @@ pub struct SpinApp {
     child: Child,
 }
 
+/// The hand-over secret the test apps run with (the dev page presents it).
+pub const HANDOVER_SECRET: &str = "spin-test-handover-secret-0123456789abcdef";
+
 impl SpinApp {
     /// Builds (once) and starts the app with `variables` on top of the
     /// manifest's defaults; `base_url` and `renewal_url` point at the port
@@ -148,6 +151,9 @@ impl SpinApp {
         for statement in sqlite {
             command.arg("--sqlite").arg(statement);
         }
+        // The portal's secret, as the manifest advises: from the
+        // environment, not the command line.
+        command.env("SPIN_VARIABLE_HANDOVER_SECRET", HANDOVER_SECRET);
         let log = std::fs::File::create(state.path().join("spin-up.log")).expect("a log file");
         command
             .stdin(Stdio::null())

@@ -141,17 +141,46 @@ pub fn enrollment_to_handover(server: &dyn Fn() -> Browser) {
     assert!(screen10.body.contains("お客さまWebサービスの登録が完了しました"));
     let home = phone.get("/home");
     assert!(home.body.contains("山田　太郎") && home.body.contains("契約の継続手続"));
-    let to_portal = phone.submit("/renewal", "/renewal", &[("policy-number", "A123456789")]);
-    assert!(to_portal.location().contains("/_dev/renewal?handover="));
-    let portal = phone.follow(&to_portal);
+    // Screen 12 answers with a form that POSTs the hand-over to the
+    // portal (here its stand-in): the token is in no URL and no header.
+    let handover_page = phone.submit("/renewal", "/renewal", &[("policy-number", "A123456789")]);
+    assert_eq!(handover_page.status, 200, "{}", handover_page.body);
+    let portal_url = format!("http://{}/_dev/renewal", phone.address);
+    assert!(
+        handover_page
+            .body
+            .contains(&format!("<form method=\"post\" action=\"{portal_url}\">")),
+        "{}",
+        handover_page.body
+    );
+    let token = handover_page.field("handover").expect("the hand-over field");
+    assert!(handover_page.headers.iter().all(|(_, v)| !v.contains(&token)));
+    // Whoever else holds the token cannot redeem it: that takes the
+    // portal's secret.
+    let mut thief = server();
+    let (status, body) = post_json(
+        &mut thief,
+        "/api/v1/handover/redeem",
+        serde_json::json!({ "token": token }),
+    );
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("unauthorized")),
+        "{body}"
+    );
+    let portal = phone.post_form("/_dev/renewal", &[("handover", &token)]);
     assert_eq!(portal.status, 200, "{}", portal.body);
     assert!(
         portal.body.contains("A123456789") && portal.body.contains("AG001"),
         "{}",
         portal.body
     );
-    // The hand-over is one-time.
-    assert_eq!(phone.follow(&to_portal).status, 410);
+    // The hand-over is one-time, and only ever a POST.
+    assert_eq!(
+        phone.post_form("/_dev/renewal", &[("handover", &token)]).status,
+        410
+    );
+    assert_eq!(phone.get("/_dev/renewal").status, 405);
 
     // The link is spent: it says so plainly and offers to start again.
     let spent = phone.get(&link);

@@ -1,12 +1,13 @@
 //! The top page, sign-in and sign-out, home (screen 11) and the choice of
 //! a contract to renew (screen 12).
 
+use customer_web_core::account::HANDOVER_LIFETIME;
 use customer_web_core::model::{Date, FieldError};
 use customer_web_core::{FlowError, SignInError};
 
 use crate::app::{Again, Ctx, Reply, SESSION_COOKIE, wait_words};
-use crate::http::{encode_component, is_header_value};
-use crate::pages::{ContractRow, Field, FormView, HomePage, RenewalPage, TopPage};
+use crate::http::encode_component;
+use crate::pages::{ContractRow, Field, FormView, HandoverPage, HomePage, RenewalPage, TopPage};
 
 fn sign_in_fields(user_id: &str) -> Vec<Field> {
     vec![
@@ -139,13 +140,7 @@ fn render_renewal(ctx: &mut Ctx<'_>, status: u16, error: Option<String>) -> Repl
         Err(FlowError::UnknownFlow) => return signed_out(ctx),
         Err(e) => return ctx.failure(e, Again::Top),
     };
-    // The form's answer redirects to the portal's renewal procedure, and
-    // browsers hold that redirect to the page's `form-action`.
-    // A renewal procedure on this service's own origin needs nothing more.
-    ctx.form_action_origin = ctx
-        .settings()
-        .ok()
-        .and_then(|s| origin(&s.renewal_url).filter(|o| origin(&s.base_url).as_ref() != Some(o)));
+    allow_renewal_form_action(ctx);
     let mut form = FormView::default();
     if let Some(message) = &error {
         form.alerts.push(crate::pages::Alert {
@@ -170,6 +165,17 @@ fn render_renewal(ctx: &mut Ctx<'_>, status: u16, error: Option<String>) -> Repl
     ctx.render(status, &page)
 }
 
+/// Lets this page's forms post to the portal's renewal procedure (the
+/// hand-over page's form does; screen 12's is held to the same policy, as
+/// its answer leads there). One on this service's own origin needs nothing
+/// more.
+fn allow_renewal_form_action(ctx: &mut Ctx<'_>) {
+    ctx.form_action_origin = ctx
+        .settings()
+        .ok()
+        .and_then(|s| origin(&s.renewal_url).filter(|o| origin(&s.base_url).as_ref() != Some(o)));
+}
+
 /// GET /renewal: screen 12.
 pub(crate) fn renewal(ctx: &mut Ctx<'_>) -> Reply {
     render_renewal(ctx, 200, None)
@@ -189,8 +195,22 @@ pub(crate) fn begin_renewal(ctx: &mut Ctx<'_>) -> Reply {
         );
     }
     match ctx.service.begin_renewal(&session, &policy_number) {
-        // A renewal URL that cannot be a header is a configuration fault.
-        Ok(grant) if is_header_value(&grant.url) => Reply::SeeOther(grant.url),
+        // The token goes to the portal in the body of a POST the customer
+        // sends with one button (no script runs on these pages): out of
+        // the address bar, the history and every access log. A renewal
+        // URL that is no http(s) URL is a configuration fault.
+        Ok(grant) if origin(&grant.url).is_some() => {
+            allow_renewal_form_action(ctx);
+            ctx.no_referrer = true;
+            let page = HandoverPage {
+                layout: ctx.layout(),
+                policy_number: policy_number.trim().to_owned(),
+                url: grant.url,
+                token: grant.token.expose().to_owned(),
+                minutes: HANDOVER_LIFETIME / 60,
+            };
+            ctx.render(200, &page)
+        }
         Ok(_) => ctx.unavailable(),
         Err(FlowError::InvalidInput(errors)) => {
             let message = errors

@@ -2,6 +2,7 @@
 //! pages drives it, and every refusal.
 
 use customer_web_core::ports::Clock;
+use customer_web_core::secret::SharedSecret;
 use customer_web_core::testing::World;
 use customer_web_screens::{Request, Response, handle, payload_too_large};
 use serde_json::{Value, json};
@@ -167,9 +168,83 @@ fn set_credentials(api: &Client<'_>, token: &str, keyword: &str, password: &str)
     done.str("session").to_owned()
 }
 
+const PORTAL_SECRET: &str = "portal-secret-0123456789abcdef0123456789";
+
+/// A session's hand-over for its renewable contract, as the JSON API gives it.
+fn handover_token(api: &Client<'_>) -> String {
+    enroll_until_mail(api);
+    let token = mailed_token(api.world);
+    let session = set_credentials(api, &token, KEYWORD, PASSWORD);
+    let renewal = api.with_session(
+        "POST",
+        "/api/v1/renewal",
+        &session,
+        Some(json!({ "policy_number": "A123456789" })),
+    );
+    assert_eq!(renewal.status(), 200, "{}", renewal.json);
+    renewal.str("token").to_owned()
+}
+
+/// Only the portal redeems a hand-over: without the configured secret,
+/// or with another, 401 and the hand-over stays unspent; with no secret
+/// configured, nobody redeems over HTTP.
+#[test]
+fn a_handover_is_redeemed_only_by_the_portal_that_holds_the_secret() {
+    let mut world = World::new();
+    world.config.0.handover_secret = Some(SharedSecret::new(PORTAL_SECRET));
+    let api = Client { world: &world };
+    let handover = handover_token(&api);
+    let body = json!({ "token": handover });
+    let wrong_by_one = format!("{}x", &PORTAL_SECRET[..PORTAL_SECRET.len() - 1]);
+    for authorization in [
+        None,
+        Some(String::new()),
+        Some("Bearer".to_owned()),
+        Some("Bearer ".to_owned()),
+        Some(format!("Bearer {wrong_by_one}")),
+        Some(format!("Bearer {PORTAL_SECRET}x")),
+        Some(format!("Basic {PORTAL_SECRET}")),
+        Some(format!("bearer{PORTAL_SECRET}")),
+    ] {
+        let mut headers = vec![("content-type", "application/json")];
+        if let Some(a) = &authorization {
+            headers.push(("authorization", a.as_str()));
+        }
+        let answer = api.send(
+            "POST",
+            "/api/v1/handover/redeem",
+            &headers,
+            body.to_string().into_bytes(),
+        );
+        answer.assert_error(401, "unauthorized");
+        assert_eq!(answer.response.header("www-authenticate"), Some("Bearer"));
+    }
+    assert!(
+        !world.audit.events().iter().any(|e| e.kind == "renewal-redeemed"),
+        "nothing redeemed"
+    );
+    // The hand-over is still there for the portal.
+    let claim = api.with_session("POST", "/api/v1/handover/redeem", PORTAL_SECRET, Some(body));
+    assert_eq!(claim.status(), 200, "{}", claim.json);
+
+    // No secret configured: even a well-formed request is refused.
+    let world = World::new();
+    assert!(world.config.0.handover_secret.is_none());
+    let api = Client { world: &world };
+    let handover = handover_token(&api);
+    api.with_session(
+        "POST",
+        "/api/v1/handover/redeem",
+        PORTAL_SECRET,
+        Some(json!({ "token": handover })),
+    )
+    .assert_error(401, "unauthorized");
+}
+
 #[test]
 fn enrollment_to_renewal_handover_in_json() {
-    let world = World::new();
+    let mut world = World::new();
+    world.config.0.handover_secret = Some(SharedSecret::new(PORTAL_SECRET));
     let api = Client { world: &world };
     enroll_until_mail(&api);
     let token = mailed_token(&world);
@@ -199,18 +274,23 @@ fn enrollment_to_renewal_handover_in_json() {
     );
     assert_eq!(renewal.status(), 200, "{}", renewal.json);
     let handover = renewal.str("token").to_owned();
-    assert_eq!(
-        renewal.str("url"),
-        format!("{}?handover={handover}", world.config.0.renewal_url)
-    );
+    // The browser POSTs the token to the renewal URL: it is not in it.
+    assert_eq!(renewal.str("url"), world.config.0.renewal_url);
 
-    // The portal redeems the hand-over once.
-    let claim = api.post("/api/v1/handover/redeem", json!({ "token": handover }));
+    // The portal redeems the hand-over once, presenting its secret.
+    let redeem = |token: &str| {
+        api.with_session(
+            "POST",
+            "/api/v1/handover/redeem",
+            PORTAL_SECRET,
+            Some(json!({ "token": token })),
+        )
+    };
+    let claim = redeem(&handover);
     assert_eq!(claim.status(), 200, "{}", claim.json);
     assert_eq!(claim.str("policy_number"), "A123456789");
     assert_eq!(claim.str("agent_code"), "AG001");
-    api.post("/api/v1/handover/redeem", json!({ "token": handover }))
-        .assert_error(404, "handover-unknown");
+    redeem(&handover).assert_error(404, "handover-unknown");
 
     // Signing out ends the session for every later call.
     let out = api.with_session("DELETE", "/api/v1/session", &session, None);

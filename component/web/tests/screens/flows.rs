@@ -53,11 +53,25 @@ fn enrollment_from_agent_page_to_renewal_handover() {
     assert!(!renewal.html.contains("B987654321"), "not renewable, not offered");
     renewal.assert_contains("次へ");
 
-    let handover = phone.post(&renewal, "/renewal", &[("policy-number", "A123456789")]);
-    assert_eq!(handover.status, 303);
-    let to = handover.header("location").unwrap();
+    // The answer is a form that POSTs the hand-over to the portal: the
+    // token is in the page's body, never in a URL or a header.
+    let handover = phone.submit_page(&renewal, "/renewal", &[("policy-number", "A123456789")]);
+    assert_eq!((handover.status(), handover.path.as_str()), (200, "/renewal"));
     let renewal_url = &world.config.0.renewal_url;
-    assert!(to.starts_with(&format!("{renewal_url}?handover=")), "{to}");
+    handover.assert_contains(&format!("<form method=\"post\" action=\"{renewal_url}\">"));
+    handover.assert_contains("継続手続きへ進む");
+    let token = input_value(&handover.html, "handover").expect("a hand-over field");
+    assert!(
+        handover.response.headers.iter().all(|(_, v)| !v.contains(&token)),
+        "{:?}",
+        handover.response.headers
+    );
+    assert_eq!(handover.response.header("referrer-policy"), Some("no-referrer"));
+    let claim = customer_web_core::Service::new(world.ports())
+        .redeem_handover(&customer_web_core::secret::Token::from_caller(&token))
+        .unwrap()
+        .expect("the portal redeems it");
+    assert_eq!(claim.policy_number, "A123456789");
 
     // The account remembers the agent the customer came through.
     let created = world

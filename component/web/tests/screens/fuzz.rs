@@ -138,7 +138,8 @@ fn handle_never_panics_on_random_requests() {
             0 => noise.bytes(200),
             1 => noise.text(30).into_bytes(),
             _ => {
-                let mut fields: Vec<(String, String)> = vec![("csrf".into(), fields_csrf[noise.below(2)].clone())];
+                let mut fields: Vec<(String, String)> =
+                    vec![("csrf".into(), fields_csrf[noise.below(2)].clone())];
                 for _ in 0..noise.below(5) {
                     fields.push((noise.pick(FIELDS).into(), noise.text(6)));
                 }
