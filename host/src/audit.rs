@@ -10,7 +10,8 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use rusqlite::{Connection, params};
 
-use crate::db::{self, Schema, column_u64, to_sql_u64};
+use crate::db::{self, column_u64, to_sql_u64};
+use customer_web_sql::Schema;
 
 /// One security event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,7 +79,8 @@ impl AuditLog for MemoryAuditLog {
 /// The trail's table. Append steps; never edit a shipped one.
 const SCHEMA: Schema = Schema {
     name: "audit",
-    migrations: &["
+    postgres: &[],
+    sqlite: &["
         CREATE TABLE IF NOT EXISTS audit_events (
             -- The order of recording; AUTOINCREMENT so it never goes back.
             id      INTEGER PRIMARY KEY AUTOINCREMENT,

@@ -11,12 +11,14 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::{DeliveryState, Outbox, OutboxError, OutgoingMessage, QueuedMessage, backoff};
-use crate::db::{self, Schema, column_opt_u64, column_u64, to_sql_u64};
+use crate::db::{self, column_opt_u64, column_u64, to_sql_u64};
+use customer_web_sql::Schema;
 
 /// The outbox's tables. Append steps; never edit a shipped one.
 const SCHEMA: Schema = Schema {
     name: "mail",
-    migrations: &[
+    postgres: &[],
+    sqlite: &[
         "
         CREATE TABLE IF NOT EXISTS outbox (
             -- AUTOINCREMENT: an id is never reused, even after rows are
@@ -308,7 +310,8 @@ mod tests {
         {
             let first = Schema {
                 name: SCHEMA.name,
-                migrations: &SCHEMA.migrations[..1],
+                sqlite: &SCHEMA.sqlite[..1],
+                postgres: &[],
             };
             let conn = db::open(&path, &first).unwrap();
             conn.execute_batch(

@@ -1,41 +1,18 @@
 //! A [`Store`] in a SQLite file: the wasmtime host's embedded default.
 //!
-//! Each conditional write runs in one `BEGIN IMMEDIATE` transaction, which
-//! takes the file's write lock before reading the current version: the check
-//! and the write are therefore atomic across threads, connections and
-//! processes. Reads are single statements and see every committed write.
+//! The schema and every statement are `customer-web-sql`'s
+//! ([`customer_web_sql::kv`]): each write is one statement, an atomic
+//! compare-and-swap across threads, connections and processes. Reads see
+//! every committed write.
 
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use customer_web_sql::{SqlError, kv};
+use rusqlite::Connection;
 
-use super::{
-    Condition, Entry, Store, StoreError, WriteOutcome, check_key, check_value, condition_holds, is_live,
-};
-use crate::db::{self, Schema, column_opt_u64, column_u64, to_sql_u64};
-
-/// The tables of the store. Append steps; never edit a shipped one.
-const SCHEMA: Schema = Schema {
-    name: "storage",
-    migrations: &["
-        CREATE TABLE IF NOT EXISTS kv (
-            key        TEXT PRIMARY KEY NOT NULL,
-            value      BLOB NOT NULL,
-            version    INTEGER NOT NULL,
-            expires_at INTEGER
-        );
-        CREATE INDEX IF NOT EXISTS kv_expires_at ON kv (expires_at)
-            WHERE expires_at IS NOT NULL;
-        -- One row: the last version handed out. Store-wide and only ever
-        -- increased, so a version is never reused, even for a recreated key.
-        CREATE TABLE IF NOT EXISTS kv_counter (
-            id   INTEGER PRIMARY KEY CHECK (id = 0),
-            last INTEGER NOT NULL
-        );
-        INSERT OR IGNORE INTO kv_counter (id, last) VALUES (0, 0);
-    "],
-};
+use super::{Condition, Entry, Store, StoreError, WriteOutcome, check_key, check_value};
+use crate::db;
 
 /// A [`Store`] backed by a SQLite file.
 ///
@@ -50,56 +27,27 @@ impl SqliteStore {
     /// Opens (or creates) the store in the SQLite file at `path`, creating
     /// the parent directory and the tables as needed.
     pub fn open(path: &Path) -> anyhow::Result<Self> {
-        let conn = db::open(path, &SCHEMA)?;
+        let conn = db::open(path, &kv::SCHEMA)?;
         Ok(Self {
             conn: Mutex::new(conn),
         })
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {
-        // A panic while the lock was held leaves at worst an open
-        // transaction, which rusqlite rolls back when it is dropped; the
-        // connection itself stays usable.
+        // A panic while the lock was held leaves the connection usable:
+        // every write is one statement.
         self.conn.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
-fn unavailable(error: rusqlite::Error) -> StoreError {
-    StoreError::Unavailable(error.to_string())
-}
-
-/// The version of `key` if it is live at `now`.
-fn live_version(conn: &Connection, key: &str, now: u64) -> rusqlite::Result<Option<u64>> {
-    let row = conn
-        .prepare_cached("SELECT version, expires_at FROM kv WHERE key = ?1")?
-        .query_row([key], |row| Ok((column_u64(row, 0)?, column_opt_u64(row, 1)?)))
-        .optional()?;
-    Ok(row
-        .filter(|&(_, expires_at)| is_live(expires_at, now))
-        .map(|(version, _)| version))
+pub(super) fn unavailable(error: SqlError) -> StoreError {
+    StoreError::Unavailable(error.0)
 }
 
 impl Store for SqliteStore {
     fn get(&self, key: &str, now: u64) -> Result<Option<Entry>, StoreError> {
         check_key(key)?;
-        let conn = self.conn();
-        let row = conn
-            .prepare_cached(
-                "SELECT value, version FROM kv
-                 WHERE key = ?1 AND (expires_at IS NULL OR expires_at > ?2)",
-            )
-            .and_then(|mut statement| {
-                statement
-                    .query_row(params![key, to_sql_u64(now)], |row| {
-                        Ok(Entry {
-                            value: row.get(0)?,
-                            version: column_u64(row, 1)?,
-                        })
-                    })
-                    .optional()
-            })
-            .map_err(unavailable)?;
-        Ok(row)
+        kv::get(&mut *self.conn(), key, now).map_err(unavailable)
     }
 
     fn put(
@@ -112,105 +60,88 @@ impl Store for SqliteStore {
     ) -> Result<WriteOutcome, StoreError> {
         check_key(key)?;
         check_value(value)?;
-        let mut conn = self.conn();
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(unavailable)?;
-        let current = live_version(&tx, key, now).map_err(unavailable)?;
-        if !condition_holds(condition, current) {
-            // Dropping the transaction rolls it back; nothing was written.
-            return Ok(WriteOutcome::Conflict);
-        }
-        let version = tx
-            .prepare_cached("UPDATE kv_counter SET last = last + 1 WHERE id = 0 RETURNING last")
-            .and_then(|mut statement| statement.query_row([], |row| column_u64(row, 0)))
-            .map_err(unavailable)?;
-        tx.prepare_cached(
-            "INSERT INTO kv (key, value, version, expires_at) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (key) DO UPDATE SET
-                 value = excluded.value,
-                 version = excluded.version,
-                 expires_at = excluded.expires_at",
-        )
-        .and_then(|mut statement| {
-            statement.execute(params![
-                key,
-                value,
-                to_sql_u64(version),
-                expires_at.map(to_sql_u64)
-            ])
-        })
-        .map_err(unavailable)?;
-        tx.commit().map_err(unavailable)?;
-        Ok(WriteOutcome::Written(version))
+        kv::put(&mut *self.conn(), key, value, condition, expires_at, now).map_err(unavailable)
     }
 
     fn delete(&self, key: &str, condition: Condition, now: u64) -> Result<WriteOutcome, StoreError> {
         check_key(key)?;
-        let mut conn = self.conn();
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(unavailable)?;
-        let current = live_version(&tx, key, now).map_err(unavailable)?;
-        if !condition_holds(condition, current) {
-            return Ok(WriteOutcome::Conflict);
-        }
-        // Also drops an expired leftover, which reads as absent anyway.
-        tx.prepare_cached("DELETE FROM kv WHERE key = ?1")
-            .and_then(|mut statement| statement.execute([key]))
-            .map_err(unavailable)?;
-        tx.commit().map_err(unavailable)?;
-        Ok(WriteOutcome::Written(0))
+        kv::delete(&mut *self.conn(), key, condition, now).map_err(unavailable)
     }
 
     fn purge_expired(&self, now: u64) -> Result<usize, StoreError> {
-        let conn = self.conn();
-        conn.prepare_cached("DELETE FROM kv WHERE expires_at IS NOT NULL AND expires_at <= ?1")
-            .and_then(|mut statement| statement.execute([to_sql_u64(now)]))
-            .map_err(unavailable)
+        let purged = kv::purge_expired(&mut *self.conn(), now).map_err(unavailable)?;
+        Ok(usize::try_from(purged).unwrap_or(usize::MAX))
     }
 
     fn count_prefix(&self, prefix: &str, now: u64) -> Result<usize, StoreError> {
-        let conn = self.conn();
-        // Compared as bytes: LIKE would treat `%` and `_` as wildcards and
-        // fold case, and text functions stop at an embedded NUL.
-        let count: i64 = conn
-            .prepare_cached(
-                "SELECT count(*) FROM kv
-                 WHERE substr(CAST(key AS BLOB), 1, ?2) = ?1
-                   AND (expires_at IS NULL OR expires_at > ?3)",
-            )
-            .and_then(|mut statement| {
-                statement.query_row(
-                    params![
-                        prefix.as_bytes(),
-                        i64::try_from(prefix.len()).unwrap_or(i64::MAX),
-                        to_sql_u64(now)
-                    ],
-                    |row| row.get(0),
-                )
-            })
-            .map_err(unavailable)?;
-        usize::try_from(count).map_err(|error| StoreError::Unavailable(error.to_string()))
+        let count = kv::count_prefix(&mut *self.conn(), prefix, now).map_err(unavailable)?;
+        Ok(usize::try_from(count).unwrap_or(usize::MAX))
     }
 
     fn versions(&self, now: u64) -> Result<Vec<(String, u64)>, StoreError> {
-        let conn = self.conn();
-        conn.prepare_cached(
-            "SELECT key, version FROM kv WHERE expires_at IS NULL OR expires_at > ?1 ORDER BY CAST(key AS BLOB)",
-        )
-        .and_then(|mut statement| {
-            statement
-                .query_map(params![to_sql_u64(now)], |row| Ok((row.get::<_, String>(0)?, column_u64(row, 1)?)))?
-                .collect::<Result<Vec<_>, _>>()
-        })
-        .map_err(unavailable)
+        kv::versions(&mut *self.conn(), now).map_err(unavailable)
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use rusqlite::TransactionBehavior;
+
     use super::*;
+
+    /// A file the first layout wrote (table `kv`, a version counter) comes
+    /// through the move to `cw_kv` with every value and version, and later
+    /// versions start above the counter's last.
+    #[test]
+    fn a_file_of_the_first_layout_keeps_its_values_and_versions() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        {
+            let first = customer_web_sql::Schema {
+                name: kv::SCHEMA.name,
+                sqlite: &kv::SCHEMA.sqlite[..1],
+                postgres: &[],
+            };
+            let conn = db::open(&path, &first).unwrap();
+            conn.execute_batch(
+                "INSERT INTO kv (key, value, version, expires_at) VALUES ('flow/a', x'01', 7, NULL);
+                 INSERT INTO kv (key, value, version, expires_at) VALUES ('session/b', x'02', 9, 500);
+                 UPDATE kv_counter SET last = 41;",
+            )
+            .unwrap();
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        assert_eq!(
+            store.get("flow/a", 10).unwrap(),
+            Some(Entry {
+                value: vec![1],
+                version: 7
+            })
+        );
+        assert_eq!(store.get("session/b", 10).unwrap().unwrap().version, 9);
+        assert_eq!(
+            store.get("session/b", 500).unwrap(),
+            None,
+            "the expiry came along"
+        );
+        // The holder of version 7 still wins its compare-and-swap.
+        let WriteOutcome::Written(next) = store
+            .put("flow/a", b"x", Condition::Version(7), None, 10)
+            .unwrap()
+        else {
+            panic!("the migrated version did not match");
+        };
+        assert!(next > 41, "versions go on above the old counter: {next}");
+        let tables: i64 = store
+            .conn()
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE name IN ('kv', 'kv_counter')",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap();
+        assert_eq!(tables, 0, "the old tables are gone");
+    }
 
     #[test]
     fn data_and_the_version_counter_survive_reopening() {
@@ -308,14 +239,20 @@ mod tests {
         let store = SqliteStore::open(&path).unwrap();
         let conn = Connection::open(&path).unwrap();
         conn.execute(
-            "INSERT INTO kv (key, value, version, expires_at) VALUES ('bad', x'00', -5, NULL)",
+            "INSERT INTO cw_kv (version, key, value, expires_at) VALUES (-5, 'bad', x'00', NULL)",
             [],
         )
         .unwrap();
         assert!(matches!(store.get("bad", 1), Err(StoreError::Unavailable(_))));
+        // Its holder can only be a writer that means to replace it.
+        assert!(matches!(
+            store.put("bad", b"v", Condition::Version(5), None, 1),
+            Ok(WriteOutcome::Conflict)
+        ));
         assert!(matches!(
             store.put("bad", b"v", Condition::Any, None, 1),
-            Err(StoreError::Unavailable(_))
+            Ok(WriteOutcome::Written(_))
         ));
+        assert_eq!(store.get("bad", 1).unwrap().unwrap().value, b"v");
     }
 }

@@ -1,0 +1,165 @@
+//! customer-web's storage contract in SQL, in one place: the schema, its
+//! versioned migrations and every statement, for SQLite and PostgreSQL.
+//!
+//! The statements run behind [`Connection`], a small executor trait: one
+//! statement at a time, positional parameters, rows of [`Value`]s. The
+//! wasmtime host runs them on rusqlite (feature `rusqlite`) and on the
+//! `postgres` client with a small pool (feature `postgres`); the Spin
+//! adapter on spin-sdk's SQLite. Whatever runs them, every write is **one
+//! statement**, atomic in both dialects, so the guarantees hold where no
+//! transaction spans two calls (Spin's interface has none) and across any
+//! number of hosts on one PostgreSQL database:
+//!
+//! - [`kv`]: the versioned key-value store (compare-and-swap, expiry,
+//!   versions never reused).
+//! - [`migrate`]: the append-only migrations and their bookkeeping.
+
+pub mod kv;
+mod migrate;
+#[cfg(feature = "postgres")]
+pub mod postgres;
+#[cfg(feature = "rusqlite")]
+pub mod sqlite;
+
+pub use migrate::{Schema, migrate};
+
+/// The SQL dialect a [`Connection`] speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dialect {
+    /// SQLite 3.35 or later (`RETURNING`): the embedded file, and Spin's.
+    Sqlite,
+    /// PostgreSQL 12 or later: one database for many hosts.
+    Postgres,
+}
+
+/// One statement, written for each dialect: SQLite's parameters are `?1`,
+/// `?2`, …; PostgreSQL's `$1`, `$2`, …, bound to the same values.
+#[derive(Clone, Copy, Debug)]
+pub struct Statement {
+    /// SQLite's text.
+    pub sqlite: &'static str,
+    /// PostgreSQL's text.
+    pub postgres: &'static str,
+}
+
+impl Statement {
+    /// The text for `dialect`.
+    pub fn text(&self, dialect: Dialect) -> &'static str {
+        match dialect {
+            Dialect::Sqlite => self.sqlite,
+            Dialect::Postgres => self.postgres,
+        }
+    }
+}
+
+/// A parameter or column value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Value {
+    /// SQL NULL.
+    Null,
+    /// A 64-bit integer.
+    Int(i64),
+    /// UTF-8 text.
+    Text(String),
+    /// Bytes.
+    Blob(Vec<u8>),
+}
+
+impl Value {
+    /// An unsigned number as a 64-bit integer; past `i64::MAX` it
+    /// saturates (a time that far ahead never comes).
+    pub fn uint(value: u64) -> Value {
+        Value::Int(i64::try_from(value).unwrap_or(i64::MAX))
+    }
+
+    /// An optional unsigned number; `None` is NULL.
+    pub fn opt_uint(value: Option<u64>) -> Value {
+        value.map_or(Value::Null, Value::uint)
+    }
+
+    /// A column that holds a number of `what` (rows affected, a count) as
+    /// an unsigned number.
+    fn as_uint(&self, what: &str) -> Result<u64, SqlError> {
+        match self {
+            Value::Int(n) => u64::try_from(*n).map_err(|_| SqlError::malformed(what)),
+            _ => Err(SqlError::malformed(what)),
+        }
+    }
+}
+
+/// One row a statement returned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Row(pub Vec<Value>);
+
+impl Row {
+    fn column(&self, index: usize, what: &str) -> Result<&Value, SqlError> {
+        self.0.get(index).ok_or_else(|| SqlError::malformed(what))
+    }
+
+    /// Column `index` as a non-negative integer.
+    pub fn uint(&self, index: usize, what: &str) -> Result<u64, SqlError> {
+        self.column(index, what)?.as_uint(what)
+    }
+
+    /// Column `index` as a non-negative integer, or NULL.
+    pub fn opt_uint(&self, index: usize, what: &str) -> Result<Option<u64>, SqlError> {
+        match self.column(index, what)? {
+            Value::Null => Ok(None),
+            other => other.as_uint(what).map(Some),
+        }
+    }
+
+    /// Column `index` as text (a UTF-8 blob counts).
+    pub fn text(&self, index: usize, what: &str) -> Result<String, SqlError> {
+        match self.column(index, what)? {
+            Value::Text(text) => Ok(text.clone()),
+            Value::Blob(bytes) => String::from_utf8(bytes.clone()).map_err(|_| SqlError::malformed(what)),
+            _ => Err(SqlError::malformed(what)),
+        }
+    }
+
+    /// Column `index` as bytes (text counts).
+    pub fn bytes(&self, index: usize, what: &str) -> Result<Vec<u8>, SqlError> {
+        match self.column(index, what)? {
+            Value::Blob(bytes) => Ok(bytes.clone()),
+            Value::Text(text) => Ok(text.clone().into_bytes()),
+            _ => Err(SqlError::malformed(what)),
+        }
+    }
+}
+
+/// A database fault: the description the driver gave (never a value
+/// that was bound).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SqlError(pub String);
+
+impl SqlError {
+    fn malformed(what: &str) -> SqlError {
+        SqlError(format!("the database returned a malformed {what}"))
+    }
+}
+
+impl std::fmt::Display for SqlError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for SqlError {}
+
+/// An executor of single statements on one database connection.
+pub trait Connection {
+    /// The dialect it speaks.
+    fn dialect(&self) -> Dialect;
+
+    /// Runs one statement and returns its rows (a `SELECT`, or a write
+    /// with `RETURNING`).
+    fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, SqlError>;
+
+    /// Runs one statement and returns how many rows it changed.
+    fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, SqlError>;
+
+    /// Runs statements without parameters, separated by `;` (schema
+    /// steps, `BEGIN`, `COMMIT`).
+    fn batch(&mut self, sql: &str) -> Result<(), SqlError>;
+}
