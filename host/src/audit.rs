@@ -8,23 +8,13 @@
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use rusqlite::{Connection, params};
+use std::sync::Arc;
 
-use crate::db::{self, column_u64, to_sql_u64};
-use customer_web_sql::Schema;
+use customer_web_sql::postgres::PgPool;
+use customer_web_sql::sqlite::SqliteFile;
+use customer_web_sql::{Database, SqlError, audit};
 
-/// One security event.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuditEvent {
-    /// When it happened, in seconds since the Unix epoch.
-    pub at: u64,
-    /// What happened, e.g. `keyword-failed`.
-    pub kind: String,
-    /// The flow or account it concerns: a public reference.
-    pub subject: String,
-    /// The outcome and details, e.g. `attempts-left=3`.
-    pub detail: String,
-}
+pub use customer_web_sql::audit::AuditEvent;
 
 /// An audit fault.
 #[derive(Debug, thiserror::Error)]
@@ -76,87 +66,47 @@ impl AuditLog for MemoryAuditLog {
     }
 }
 
-/// The trail's table. Append steps; never edit a shipped one.
-const SCHEMA: Schema = Schema {
-    name: "audit",
-    postgres: &[],
-    sqlite: &["
-        CREATE TABLE IF NOT EXISTS audit_events (
-            -- The order of recording; AUTOINCREMENT so it never goes back.
-            id      INTEGER PRIMARY KEY AUTOINCREMENT,
-            at      INTEGER NOT NULL,
-            kind    TEXT NOT NULL,
-            subject TEXT NOT NULL,
-            detail  TEXT NOT NULL
-        );
-        CREATE INDEX IF NOT EXISTS audit_events_subject ON audit_events (subject);
-    "],
-};
-
-/// An [`AuditLog`] in a SQLite file, which it may share with the store and
-/// the outbox.
+/// An [`AuditLog`] on a [`Database`]: a SQLite file it may share with the
+/// store and the outbox, or PostgreSQL. Schema and statements are
+/// `customer-web-sql`'s ([`customer_web_sql::audit`]).
 #[derive(Debug)]
-pub struct SqliteAuditLog {
-    conn: Mutex<Connection>,
+pub struct SqlAuditLog<D> {
+    db: D,
 }
+
+/// The trail in a SQLite file.
+pub type SqliteAuditLog = SqlAuditLog<SqliteFile>;
+
+/// The trail in PostgreSQL.
+pub type PostgresAuditLog = SqlAuditLog<Arc<PgPool>>;
 
 impl SqliteAuditLog {
     /// Opens (or creates) the trail in the SQLite file at `path`, creating
     /// the parent directory and the table as needed.
     pub fn open(path: &Path) -> anyhow::Result<Self> {
-        let conn = db::open(path, &SCHEMA)?;
-        Ok(Self {
-            conn: Mutex::new(conn),
-        })
-    }
-
-    fn conn(&self) -> MutexGuard<'_, Connection> {
-        // Every operation is one statement, so a panic elsewhere cannot
-        // leave the connection mid-transaction.
-        self.conn.lock().unwrap_or_else(PoisonError::into_inner)
+        SqlAuditLog::on(SqliteFile::open(path)?)
     }
 }
 
-fn unavailable(error: rusqlite::Error) -> AuditError {
-    AuditError::Unavailable(error.to_string())
+impl<D: Database> SqlAuditLog<D> {
+    /// The trail on `db`, its schema brought up to date.
+    pub fn on(db: D) -> anyhow::Result<Self> {
+        db.migrate(&audit::SCHEMA)?;
+        Ok(Self { db })
+    }
 }
 
-impl AuditLog for SqliteAuditLog {
+fn unavailable(error: SqlError) -> AuditError {
+    AuditError::Unavailable(error.0)
+}
+
+impl<D: Database> AuditLog for SqlAuditLog<D> {
     fn record(&self, event: &AuditEvent) -> Result<(), AuditError> {
-        let conn = self.conn();
-        conn.prepare_cached("INSERT INTO audit_events (at, kind, subject, detail) VALUES (?1, ?2, ?3, ?4)")
-            .and_then(|mut statement| {
-                statement.execute(params![
-                    to_sql_u64(event.at),
-                    event.kind,
-                    event.subject,
-                    event.detail
-                ])
-            })
-            .map_err(unavailable)?;
-        Ok(())
+        self.db.with(|c| audit::record(c, event)).map_err(unavailable)
     }
 
     fn recent(&self, limit: usize) -> Result<Vec<AuditEvent>, AuditError> {
-        let conn = self.conn();
-        let mut events = conn
-            .prepare_cached("SELECT at, kind, subject, detail FROM audit_events ORDER BY id DESC LIMIT ?1")
-            .and_then(|mut statement| {
-                statement
-                    .query_map([i64::try_from(limit).unwrap_or(i64::MAX)], |row| {
-                        Ok(AuditEvent {
-                            at: column_u64(row, 0)?,
-                            kind: row.get(1)?,
-                            subject: row.get(2)?,
-                            detail: row.get(3)?,
-                        })
-                    })?
-                    .collect::<rusqlite::Result<Vec<_>>>()
-            })
-            .map_err(unavailable)?;
-        // Fetched newest first to take the window; handed out oldest first.
-        events.reverse();
-        Ok(events)
+        self.db.with(|c| audit::recent(c, limit)).map_err(unavailable)
     }
 }
 
@@ -201,6 +151,39 @@ mod tests {
     fn sqlite_log_follows_the_contract() {
         let dir = tempfile::tempdir().unwrap();
         records_and_windows(&SqliteAuditLog::open(&dir.path().join("audit.db")).unwrap());
+    }
+
+    #[test]
+    fn postgres_log_follows_the_contract() {
+        let Some(db) = customer_web_sql::postgres::testing::TestDatabase::create("PostgresAuditLog") else {
+            return;
+        };
+        let pool = PgPool::connect(&db.url, 1).unwrap();
+        records_and_windows(&PostgresAuditLog::on(Arc::new(pool)).unwrap());
+    }
+
+    /// A trail the first layout wrote (`audit_events`) keeps its events.
+    #[test]
+    fn a_trail_of_the_first_layout_keeps_its_events() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        {
+            let first = customer_web_sql::Schema {
+                name: audit::SCHEMA.name,
+                sqlite: &audit::SCHEMA.sqlite[..1],
+                postgres: &[],
+            };
+            let mut conn = rusqlite::Connection::open(&path).unwrap();
+            customer_web_sql::migrate(&mut conn, &first).unwrap();
+            conn.execute_batch(
+                "INSERT INTO audit_events (at, kind, subject, detail) VALUES (5, 'mail-sent', 'E-1', 'kind=x')",
+            )
+            .unwrap();
+        }
+        let log = SqliteAuditLog::open(&path).unwrap();
+        log.record(&event(6, "link-spent", "ticket=T-1")).unwrap();
+        let kinds: Vec<String> = log.recent(10).unwrap().into_iter().map(|e| e.kind).collect();
+        assert_eq!(kinds, ["mail-sent", "link-spent"]);
     }
 
     #[test]

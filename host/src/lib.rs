@@ -19,7 +19,6 @@ pub mod bindings;
 pub mod clock;
 pub mod config;
 pub mod ctx;
-pub mod db;
 pub mod dev;
 pub mod guard;
 pub mod guest_build;

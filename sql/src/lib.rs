@@ -12,10 +12,14 @@
 //!
 //! - [`kv`]: the versioned key-value store (compare-and-swap, expiry,
 //!   versions never reused).
-//! - [`migrate`]: the append-only migrations and their bookkeeping.
+//! - [`outbox`]: the durable mail outbox (leases, retries, dead letters).
+//! - [`audit`]: the security audit trail.
+//! - [`migrate()`]: the append-only migrations and their bookkeeping.
 
+pub mod audit;
 pub mod kv;
 mod migrate;
+pub mod outbox;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 #[cfg(feature = "rusqlite")]
@@ -162,4 +166,22 @@ pub trait Connection {
     /// Runs statements without parameters, separated by `;` (schema
     /// steps, `BEGIN`, `COMMIT`).
     fn batch(&mut self, sql: &str) -> Result<(), SqlError>;
+}
+
+/// Somewhere statements run: one SQLite file's connection, or a pool of
+/// PostgreSQL connections. Backends built on it share one database.
+pub trait Database: Send + Sync + 'static {
+    /// Runs `f` on a connection.
+    fn with<R>(&self, f: impl FnOnce(&mut dyn Connection) -> Result<R, SqlError>) -> Result<R, SqlError>;
+
+    /// Brings `schema` up to date.
+    fn migrate(&self, schema: &Schema) -> Result<(), SqlError> {
+        self.with(|c| migrate(c, schema))
+    }
+}
+
+impl<D: Database> Database for std::sync::Arc<D> {
+    fn with<R>(&self, f: impl FnOnce(&mut dyn Connection) -> Result<R, SqlError>) -> Result<R, SqlError> {
+        (**self).with(f)
+    }
 }

@@ -15,7 +15,7 @@ use bytes::BytesMut;
 use postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 use postgres::{Client, NoTls, Statement};
 
-use crate::{Connection, Dialect, Row, SqlError, Value};
+use crate::{Connection, Database, Dialect, Row, SqlError, Value};
 
 /// How long a new connection may take, unless the URL says otherwise.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -227,9 +227,10 @@ impl PgPool {
         drop(state);
         self.freed.notify_one();
     }
+}
 
-    /// Runs `f` on a connection of the pool.
-    pub fn with<R>(&self, f: impl FnOnce(&mut dyn Connection) -> Result<R, SqlError>) -> Result<R, SqlError> {
+impl Database for PgPool {
+    fn with<R>(&self, f: impl FnOnce(&mut dyn Connection) -> Result<R, SqlError>) -> Result<R, SqlError> {
         let mut conn = self.checkout()?;
         let result = f(&mut conn);
         self.checkin(conn);

@@ -1,8 +1,74 @@
-//! [`Connection`] on rusqlite: the wasmtime host's SQLite file.
+//! [`Connection`] on rusqlite, and [`SqliteFile`]: the wasmtime host's
+//! SQLite file.
+
+use std::path::Path;
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
 
 use rusqlite::types::{ToSqlOutput, ValueRef};
 
-use crate::{Connection, Dialect, Row, SqlError, Value};
+use crate::{Connection, Database, Dialect, Row, SqlError, Value};
+
+/// How long a connection waits for another writer (thread or process)
+/// before giving up with `SQLITE_BUSY`.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// One connection to a SQLite file, configured for many writers: WAL
+/// (readers never block the writer), a [`BUSY_TIMEOUT`] for locks,
+/// `synchronous=NORMAL` (durable across process crashes; in WAL mode only
+/// a power loss can lose the last commits), foreign keys enforced. Several
+/// of them, in this process or others, may share one file.
+pub struct SqliteFile {
+    conn: Mutex<rusqlite::Connection>,
+}
+
+impl std::fmt::Debug for SqliteFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SqliteFile")
+    }
+}
+
+impl SqliteFile {
+    /// Opens (creating it and its directory if needed) the file at `path`.
+    pub fn open(path: &Path) -> Result<SqliteFile, SqlError> {
+        let at = |e: &dyn std::fmt::Display| SqlError(format!("SQLite file {}: {e}", path.display()));
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| at(&e))?;
+        }
+        let conn = rusqlite::Connection::open(path).map_err(|e| at(&e))?;
+        configure(&conn).map_err(|e| at(&e))?;
+        Ok(SqliteFile {
+            conn: Mutex::new(conn),
+        })
+    }
+}
+
+fn configure(conn: &rusqlite::Connection) -> Result<(), SqlError> {
+    // Set first, so that even switching the journal mode waits for a
+    // concurrent opener instead of failing at once.
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(fault)?;
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
+        .map_err(fault)?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(SqlError(format!(
+            "the database refused WAL journaling (journal_mode is {mode})"
+        )));
+    }
+    conn.pragma_update(None, "synchronous", "NORMAL").map_err(fault)?;
+    conn.pragma_update(None, "foreign_keys", true).map_err(fault)?;
+    Ok(())
+}
+
+impl Database for SqliteFile {
+    fn with<R>(&self, f: impl FnOnce(&mut dyn Connection) -> Result<R, SqlError>) -> Result<R, SqlError> {
+        // Every statement of the contract is one statement, and a
+        // migration's transaction rolls back on error: a panic elsewhere
+        // leaves the connection usable.
+        let mut conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
+        f(&mut *conn)
+    }
+}
 
 impl rusqlite::ToSql for Value {
     fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {

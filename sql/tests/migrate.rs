@@ -5,7 +5,7 @@
 
 use customer_web_sql::postgres::PgPool;
 use customer_web_sql::postgres::testing::TestDatabase;
-use customer_web_sql::{Connection, Schema, SqlError, migrate};
+use customer_web_sql::{Connection, Database, Schema, SqlError, migrate};
 
 const FIRST: Schema = Schema {
     name: "first",

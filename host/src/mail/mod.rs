@@ -11,16 +11,13 @@
 mod iso2022jp;
 mod memory;
 mod smtp;
-mod sqlite;
+mod sql;
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 pub use memory::MemoryOutbox;
 pub use smtp::{Charset, SmtpDelivery};
-pub use sqlite::SqliteOutbox;
-/// The outbox's row format, for readers of an outbox table: its columns and
-/// the reader of a row selected with them.
-pub use sqlite::{COLUMNS as OUTBOX_COLUMNS, read_message as read_outbox_row};
+pub use sql::{PostgresOutbox, SqlOutbox, SqliteOutbox};
 
 /// How long [`deliver_due`] leases a claimed message, in seconds: longer than
 /// any delivery should take, so a live worker never loses its claim, yet
@@ -30,76 +27,7 @@ pub const DELIVERY_LEASE: u64 = 300;
 /// How many messages one [`deliver_due`] pass claims at most.
 pub const DELIVERY_BATCH: usize = 100;
 
-/// A finished plain-text message, as the component hands it over.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OutgoingMessage {
-    /// The recipient's address.
-    pub to: String,
-    /// The subject line, plain UTF-8.
-    pub subject: String,
-    /// The body, plain UTF-8 with `\n` line ends.
-    pub text: String,
-    /// What the message is for (`enrollment-link`, ...), for the operator.
-    pub kind: String,
-}
-
-/// Where a queued message stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DeliveryState {
-    /// Not attempted yet.
-    Pending,
-    /// Delivered; never sent again.
-    Sent,
-    /// The last attempt failed; it will be retried at `next_attempt_at`.
-    Failing,
-    /// Refused for good (the server answered 5xx, or the address cannot be
-    /// sent to): never tried again; the body is dropped.
-    Dead,
-}
-
-impl DeliveryState {
-    /// The state's name as stored and shown to operators.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Sent => "sent",
-            Self::Failing => "failing",
-            Self::Dead => "dead",
-        }
-    }
-
-    /// The state with this name, as [`DeliveryState::as_str`] writes it.
-    pub fn from_name(name: &str) -> Option<Self> {
-        match name {
-            "pending" => Some(Self::Pending),
-            "sent" => Some(Self::Sent),
-            "failing" => Some(Self::Failing),
-            "dead" => Some(Self::Dead),
-            _ => None,
-        }
-    }
-}
-
-/// A message in the outbox, with its delivery record.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct QueuedMessage {
-    /// The outbox's id for the message; never reused.
-    pub id: u64,
-    /// The message itself.
-    pub message: OutgoingMessage,
-    /// When it was enqueued.
-    pub queued_at: u64,
-    /// How many delivery attempts were made, successful or not.
-    pub attempts: u32,
-    /// Where delivery stands.
-    pub state: DeliveryState,
-    /// The earliest time of the next attempt (meaningless once sent).
-    pub next_attempt_at: u64,
-    /// Why the last failed attempt failed.
-    pub last_error: Option<String>,
-    /// When it was delivered.
-    pub sent_at: Option<u64>,
-}
+pub use customer_web_sql::outbox::{DeliveryState, OutgoingMessage, QueuedMessage, backoff};
 
 /// An outbox fault.
 #[derive(Debug, thiserror::Error)]
@@ -140,16 +68,6 @@ pub trait Outbox: Send + Sync + 'static {
 
     /// One message by id.
     fn get(&self, id: u64) -> Result<Option<QueuedMessage>, OutboxError>;
-}
-
-/// The wait before the next attempt after `attempts` failed ones, in seconds:
-/// min(30 * 2^(attempts-1), 3600). 30 s, 1 min, 2 min, ... then hourly for
-/// ever: the outbox never gives up (nothing is lost), the state shows it.
-pub fn backoff(attempts: u32) -> u64 {
-    const FIRST: u64 = 30;
-    const LONGEST: u64 = 3600;
-    let factor = 1u64.checked_shl(attempts.saturating_sub(1)).unwrap_or(u64::MAX);
-    FIRST.saturating_mul(factor).min(LONGEST)
 }
 
 /// Why a delivery attempt failed.
@@ -486,18 +404,46 @@ mod tests {
         assert_eq!(outbox.get(sent).unwrap().unwrap().state, DeliveryState::Sent);
     }
 
-    fn run_suite<O: Outbox>(mut fresh: impl FnMut() -> O) {
-        a_permanent_refusal_is_dead_lettered_and_never_retried(&fresh());
-        enqueue_claim_send(&fresh());
-        lease_prevents_double_claim(&fresh());
-        failure_backs_off_then_retries(&fresh());
-        list_is_newest_first(&fresh());
-        delivers_exactly_once_through_failures(&fresh());
+    /// Each failure waits [`backoff`] of the attempts so far, whoever
+    /// computes it (the SQL backends do, in SQL).
+    fn the_retry_schedule_is_the_backoff(outbox: &impl Outbox) {
+        let id = outbox.enqueue(&message("a@example.jp"), NOW).unwrap();
+        let mut now = NOW;
+        for attempts in 1..=10u32 {
+            assert_eq!(outbox.claim_due(now, 60, 1).unwrap().len(), 1);
+            outbox.mark_failed(id, "421", now).unwrap();
+            let queued = outbox.get(id).unwrap().unwrap();
+            assert_eq!(queued.attempts, attempts);
+            assert_eq!(
+                queued.next_attempt_at - now,
+                backoff(attempts),
+                "after {attempts} attempts"
+            );
+            now = queued.next_attempt_at;
+        }
+    }
+
+    /// Every check on a fresh outbox from `fresh` (`None`: the backend is
+    /// not available here, and said so).
+    fn run_suite<O: Outbox>(mut fresh: impl FnMut() -> Option<O>) {
+        let checks: [fn(&O); 7] = [
+            a_permanent_refusal_is_dead_lettered_and_never_retried,
+            enqueue_claim_send,
+            lease_prevents_double_claim,
+            failure_backs_off_then_retries,
+            list_is_newest_first,
+            delivers_exactly_once_through_failures,
+            the_retry_schedule_is_the_backoff,
+        ];
+        for check in checks {
+            let Some(outbox) = fresh() else { return };
+            check(&outbox);
+        }
     }
 
     #[test]
     fn memory_outbox_follows_the_contract() {
-        run_suite(MemoryOutbox::new);
+        run_suite(|| Some(MemoryOutbox::new()));
     }
 
     #[test]
@@ -506,8 +452,63 @@ mod tests {
         let mut files = 0;
         run_suite(|| {
             files += 1;
-            SqliteOutbox::open(&dir.path().join(format!("outbox-{files}.db"))).unwrap()
+            Some(SqliteOutbox::open(&dir.path().join(format!("outbox-{files}.db"))).unwrap())
         });
+    }
+
+    #[test]
+    fn postgres_outbox_follows_the_contract() {
+        let mut databases = Vec::new();
+        run_suite(|| {
+            let db = customer_web_sql::postgres::testing::TestDatabase::create("PostgresOutbox")?;
+            let pool = customer_web_sql::postgres::PgPool::connect(&db.url, 2).unwrap();
+            let outbox = PostgresOutbox::on(std::sync::Arc::new(pool)).unwrap();
+            databases.push(db);
+            Some(outbox)
+        });
+    }
+
+    /// Four hosts' workers claiming from one PostgreSQL outbox: every
+    /// message claimed once.
+    #[test]
+    fn hosts_sharing_a_postgres_outbox_never_claim_a_message_twice() {
+        const MESSAGES: usize = 300;
+        let Some(db) = customer_web_sql::postgres::testing::TestDatabase::create("PostgresOutbox") else {
+            return;
+        };
+        let host = || {
+            let pool = customer_web_sql::postgres::PgPool::connect(&db.url, 2).unwrap();
+            PostgresOutbox::on(std::sync::Arc::new(pool)).unwrap()
+        };
+        let hosts: Vec<PostgresOutbox> = (0..4).map(|_| host()).collect();
+        for index in 0..MESSAGES {
+            hosts[index % 4]
+                .enqueue(&message(&format!("user{index}@example.jp")), NOW)
+                .unwrap();
+        }
+        let mut all: Vec<u64> = std::thread::scope(|scope| {
+            let workers: Vec<_> = hosts
+                .iter()
+                .map(|outbox| {
+                    scope.spawn(move || {
+                        let mut claimed = Vec::new();
+                        loop {
+                            let batch = outbox.claim_due(NOW, 600, 7).unwrap();
+                            if batch.is_empty() {
+                                break claimed;
+                            }
+                            claimed.extend(batch.into_iter().map(|queued| queued.id));
+                        }
+                    })
+                })
+                .collect();
+            workers.into_iter().flat_map(|w| w.join().unwrap()).collect()
+        });
+        all.sort_unstable();
+        let before = all.len();
+        all.dedup();
+        assert_eq!(before, all.len(), "a message was claimed twice");
+        assert_eq!(all.len(), MESSAGES);
     }
 
     #[test]

@@ -13,12 +13,10 @@
 //! problem).
 
 mod memory;
-mod postgres;
-mod sqlite;
+mod sql;
 
 pub use memory::MemoryStore;
-pub use postgres::PostgresStore;
-pub use sqlite::SqliteStore;
+pub use sql::{PostgresStore, SqlStore, SqliteStore};
 
 pub use customer_web_core::ports::{Condition, Entry, WriteOutcome};
 pub use customer_web_sql::kv::{MAX_KEY_BYTES, MAX_VALUE_BYTES};
@@ -496,7 +494,8 @@ mod tests {
         let mut databases = Vec::new();
         run_suite(|| {
             let db = customer_web_sql::postgres::testing::TestDatabase::create("PostgresStore")?;
-            let store = PostgresStore::connect(&db.url, 4).unwrap();
+            let pool = customer_web_sql::postgres::PgPool::connect(&db.url, 4).unwrap();
+            let store = PostgresStore::on(Arc::new(pool)).unwrap();
             databases.push(db);
             Some(store)
         });
@@ -508,8 +507,11 @@ mod tests {
         let Some(db) = customer_web_sql::postgres::testing::TestDatabase::create("PostgresStore") else {
             return;
         };
-        let first = Arc::new(PostgresStore::connect(&db.url, 8).unwrap());
-        let second = Arc::new(PostgresStore::connect(&db.url, 8).unwrap());
+        let host = || {
+            let pool = customer_web_sql::postgres::PgPool::connect(&db.url, 8).unwrap();
+            Arc::new(PostgresStore::on(Arc::new(pool)).unwrap())
+        };
+        let (first, second) = (host(), host());
         concurrent_increments(first, second);
     }
 

@@ -7,8 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use anyhow::{Context, bail};
-use customer_web_host::db::{column_u64, to_sql_u64};
-use customer_web_host::mail::{OUTBOX_COLUMNS, QueuedMessage, read_outbox_row};
+use customer_web_host::mail::QueuedMessage;
 use wac_graph::types::{Package, SubtypeChecker};
 use wac_graph::{CompositionGraph, EncodeOptions};
 
@@ -360,14 +359,10 @@ impl SpinDb {
         if !self.has(&conn, "cw_outbox") {
             return Vec::new();
         }
-        let mut statement = conn
-            .prepare(&format!("SELECT {OUTBOX_COLUMNS} FROM cw_outbox ORDER BY id"))
-            .expect("cw_outbox");
-        statement
-            .query_map([], read_outbox_row)
-            .expect("cw_outbox")
-            .collect::<Result<_, _>>()
-            .expect("cw_outbox rows")
+        let mut conn = conn;
+        let mut mails = customer_web_sql::outbox::list(&mut conn, usize::MAX).expect("cw_outbox rows");
+        mails.reverse();
+        mails
     }
 
     /// The kinds of `cw_audit`, newest first (as the host's audit log
@@ -410,17 +405,8 @@ impl SpinDb {
         if !self.has(&conn, "cw_kv") {
             return Vec::new();
         }
-        let mut statement = conn
-            .prepare(
-                "SELECT key, version FROM cw_kv WHERE expires_at IS NULL OR expires_at > ?1
-                 ORDER BY CAST(key AS BLOB)",
-            )
-            .expect("cw_kv");
-        statement
-            .query_map([to_sql_u64(now)], |row| Ok((row.get(0)?, column_u64(row, 1)?)))
-            .expect("cw_kv")
-            .collect::<Result<_, _>>()
-            .expect("cw_kv rows")
+        let mut conn = conn;
+        customer_web_sql::kv::versions(&mut conn, now).expect("cw_kv rows")
     }
 
     /// How many live keys of `cw_kv` start with `prefix`.

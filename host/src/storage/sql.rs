@@ -1,53 +1,58 @@
-//! A [`Store`] in a SQLite file: the wasmtime host's embedded default.
+//! A [`Store`] on SQL: a SQLite file (the embedded default) or a
+//! PostgreSQL database many hosts share.
 //!
 //! The schema and every statement are `customer-web-sql`'s
 //! ([`customer_web_sql::kv`]): each write is one statement, an atomic
-//! compare-and-swap across threads, connections and processes. Reads see
-//! every committed write.
+//! compare-and-swap across threads, connections, processes and hosts.
+//! Reads see every committed write.
 
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 
-use customer_web_sql::{SqlError, kv};
-use rusqlite::Connection;
+use customer_web_sql::postgres::PgPool;
+use customer_web_sql::sqlite::SqliteFile;
+use customer_web_sql::{Database, SqlError, kv};
 
 use super::{Condition, Entry, Store, StoreError, WriteOutcome, check_key, check_value};
-use crate::db;
 
-/// A [`Store`] backed by a SQLite file.
-///
-/// Each instance owns its own connection, so several stores (in this process
-/// or others) may share one file and still see each other's writes at once.
+/// A [`Store`] on a [`Database`].
 #[derive(Debug)]
-pub struct SqliteStore {
-    conn: Mutex<Connection>,
+pub struct SqlStore<D> {
+    db: D,
 }
+
+/// The store in a SQLite file.
+pub type SqliteStore = SqlStore<SqliteFile>;
+
+/// The store in PostgreSQL.
+pub type PostgresStore = SqlStore<Arc<PgPool>>;
 
 impl SqliteStore {
     /// Opens (or creates) the store in the SQLite file at `path`, creating
-    /// the parent directory and the tables as needed.
+    /// the parent directory and the tables as needed. Each store has its
+    /// own connection, so several (in this process or others) may share
+    /// one file and see each other's writes at once.
     pub fn open(path: &Path) -> anyhow::Result<Self> {
-        let conn = db::open(path, &kv::SCHEMA)?;
-        Ok(Self {
-            conn: Mutex::new(conn),
-        })
-    }
-
-    fn conn(&self) -> MutexGuard<'_, Connection> {
-        // A panic while the lock was held leaves the connection usable:
-        // every write is one statement.
-        self.conn.lock().unwrap_or_else(PoisonError::into_inner)
+        SqlStore::on(SqliteFile::open(path)?)
     }
 }
 
-pub(super) fn unavailable(error: SqlError) -> StoreError {
+impl<D: Database> SqlStore<D> {
+    /// The store on `db`, its schema brought up to date.
+    pub fn on(db: D) -> anyhow::Result<Self> {
+        db.migrate(&kv::SCHEMA)?;
+        Ok(Self { db })
+    }
+}
+
+pub(crate) fn unavailable(error: SqlError) -> StoreError {
     StoreError::Unavailable(error.0)
 }
 
-impl Store for SqliteStore {
+impl<D: Database> Store for SqlStore<D> {
     fn get(&self, key: &str, now: u64) -> Result<Option<Entry>, StoreError> {
         check_key(key)?;
-        kv::get(&mut *self.conn(), key, now).map_err(unavailable)
+        self.db.with(|c| kv::get(c, key, now)).map_err(unavailable)
     }
 
     fn put(
@@ -60,32 +65,39 @@ impl Store for SqliteStore {
     ) -> Result<WriteOutcome, StoreError> {
         check_key(key)?;
         check_value(value)?;
-        kv::put(&mut *self.conn(), key, value, condition, expires_at, now).map_err(unavailable)
+        self.db
+            .with(|c| kv::put(c, key, value, condition, expires_at, now))
+            .map_err(unavailable)
     }
 
     fn delete(&self, key: &str, condition: Condition, now: u64) -> Result<WriteOutcome, StoreError> {
         check_key(key)?;
-        kv::delete(&mut *self.conn(), key, condition, now).map_err(unavailable)
+        self.db
+            .with(|c| kv::delete(c, key, condition, now))
+            .map_err(unavailable)
     }
 
     fn purge_expired(&self, now: u64) -> Result<usize, StoreError> {
-        let purged = kv::purge_expired(&mut *self.conn(), now).map_err(unavailable)?;
+        let purged = self.db.with(|c| kv::purge_expired(c, now)).map_err(unavailable)?;
         Ok(usize::try_from(purged).unwrap_or(usize::MAX))
     }
 
     fn count_prefix(&self, prefix: &str, now: u64) -> Result<usize, StoreError> {
-        let count = kv::count_prefix(&mut *self.conn(), prefix, now).map_err(unavailable)?;
+        let count = self
+            .db
+            .with(|c| kv::count_prefix(c, prefix, now))
+            .map_err(unavailable)?;
         Ok(usize::try_from(count).unwrap_or(usize::MAX))
     }
 
     fn versions(&self, now: u64) -> Result<Vec<(String, u64)>, StoreError> {
-        kv::versions(&mut *self.conn(), now).map_err(unavailable)
+        self.db.with(|c| kv::versions(c, now)).map_err(unavailable)
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use rusqlite::TransactionBehavior;
+    use rusqlite::{Connection, TransactionBehavior};
 
     use super::*;
 
@@ -102,7 +114,8 @@ mod tests {
                 sqlite: &kv::SCHEMA.sqlite[..1],
                 postgres: &[],
             };
-            let conn = db::open(&path, &first).unwrap();
+            let mut conn = rusqlite::Connection::open(&path).unwrap();
+            customer_web_sql::migrate(&mut conn, &first).unwrap();
             conn.execute_batch(
                 "INSERT INTO kv (key, value, version, expires_at) VALUES ('flow/a', x'01', 7, NULL);
                  INSERT INTO kv (key, value, version, expires_at) VALUES ('session/b', x'02', 9, 500);
@@ -132,8 +145,8 @@ mod tests {
             panic!("the migrated version did not match");
         };
         assert!(next > 41, "versions go on above the old counter: {next}");
-        let tables: i64 = store
-            .conn()
+        let tables: i64 = rusqlite::Connection::open(&path)
+            .unwrap()
             .query_row(
                 "SELECT count(*) FROM sqlite_master WHERE name IN ('kv', 'kv_counter')",
                 [],
@@ -214,10 +227,7 @@ mod tests {
         let tx = blocker
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .unwrap();
-        store
-            .conn()
-            .busy_timeout(std::time::Duration::from_millis(50))
-            .unwrap();
+        store.db.with(|c| c.batch("PRAGMA busy_timeout = 50")).unwrap();
         let error = store.put("k", b"v", Condition::Any, None, 1).unwrap_err();
         assert!(
             matches!(&error, StoreError::Unavailable(text) if text.contains("locked")),
