@@ -3,6 +3,8 @@
 //! capabilities, shared by every call.
 
 use std::path::Path;
+
+use anyhow::Context as _;
 use std::sync::Arc;
 
 use wasmtime::component::ResourceTable;
@@ -10,12 +12,12 @@ use wasmtime::{ResourceLimiter, StoreLimits};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
-use crate::audit::{AuditLog, MemoryAuditLog, SqliteAuditLog};
+use crate::audit::{AuditLog, MemoryAuditLog, PostgresAuditLog, SqliteAuditLog};
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::directory::{Directory, FileDirectory};
-use crate::mail::{MemoryOutbox, Outbox, SqliteOutbox};
-use crate::storage::{MemoryStore, SqliteStore, Store};
+use crate::mail::{MemoryOutbox, Outbox, PostgresOutbox, SqliteOutbox};
+use crate::storage::{MemoryStore, PostgresStore, SqliteStore, Store};
 
 /// The name of the database file in a data directory.
 pub const DATABASE_FILE: &str = "customer-web.sqlite3";
@@ -53,7 +55,12 @@ impl Capabilities {
     /// The embedded default: storage, outbox and audit trail in one SQLite
     /// file (WAL) in `data_dir`, and the given directory.
     pub fn sqlite(data_dir: &Path, directory: Arc<dyn Directory>) -> anyhow::Result<Self> {
-        let db = data_dir.join(DATABASE_FILE);
+        Self::sqlite_file(&data_dir.join(DATABASE_FILE), directory)
+    }
+
+    /// Storage, outbox and audit trail in the SQLite file at `path`.
+    pub fn sqlite_file(db: &Path, directory: Arc<dyn Directory>) -> anyhow::Result<Self> {
+        let db = db.to_path_buf();
         Ok(Capabilities {
             store: Arc::new(SqliteStore::open(&db)?),
             outbox: Arc::new(SqliteOutbox::open(&db)?),
@@ -62,6 +69,64 @@ impl Capabilities {
             settings: Settings::default(),
             clock: Clock::system(),
         })
+    }
+
+    /// Storage, outbox and audit trail in the PostgreSQL database at `url`,
+    /// over one pool of at most `connections`: what several hosts share.
+    pub fn postgres(url: &str, connections: usize, directory: Arc<dyn Directory>) -> anyhow::Result<Self> {
+        let pool = Arc::new(customer_web_sql::postgres::PgPool::connect(url, connections)?);
+        Ok(Capabilities {
+            store: Arc::new(PostgresStore::on(pool.clone())?),
+            outbox: Arc::new(PostgresOutbox::on(pool.clone())?),
+            directory,
+            audit: Arc::new(PostgresAuditLog::on(pool)?),
+            settings: Settings::default(),
+            clock: Clock::system(),
+        })
+    }
+
+    /// The capabilities on the database `spec` names: `postgres://…` (or
+    /// `postgresql://…`), `sqlite:PATH`, or none: the SQLite file in
+    /// `data_dir`.
+    pub fn on_database(
+        spec: Option<&str>,
+        data_dir: &Path,
+        directory: Arc<dyn Directory>,
+    ) -> anyhow::Result<Self> {
+        match spec {
+            None => Self::sqlite(data_dir, directory),
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                Self::postgres(url, POSTGRES_CONNECTIONS, directory)
+                    .map_err(|e| anyhow::anyhow!("{e:#}"))
+                    .with_context(|| format!("the database {}", redact_url(url)))
+            }
+            Some(path) if path.starts_with("sqlite:") => {
+                Self::sqlite_file(Path::new(path.trim_start_matches("sqlite:")), directory)
+            }
+            Some(other) => anyhow::bail!(
+                "--database {}: expected postgres://USER:PASSWORD@HOST:PORT/DATABASE or sqlite:PATH",
+                redact_url(other)
+            ),
+        }
+    }
+}
+
+/// Connections each host keeps to PostgreSQL at most: enough for the
+/// instance slots and the workers, few enough that several hosts fit the
+/// server's default of 100.
+pub const POSTGRES_CONNECTIONS: usize = 16;
+
+/// A database URL as it may be logged: without its password.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:…{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
     }
 }
 

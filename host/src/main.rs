@@ -17,6 +17,12 @@ struct Cli {
     /// Where the SQLite database and the compilation cache live.
     #[arg(long, global = true, default_value = "./data")]
     data_dir: PathBuf,
+    /// The database of storage, outbox and audit trail: `sqlite:PATH`, or
+    /// `postgres://USER:PASSWORD@HOST:PORT/DATABASE` for several hosts on
+    /// one database. Default: the SQLite file in --data-dir. Also
+    /// CUSTOMER_WEB_DATABASE (which keeps a password off the command line).
+    #[arg(long, global = true, env = "CUSTOMER_WEB_DATABASE", hide_env_values = true)]
+    database: Option<String>,
     /// The insurer's directory of policyholders (JSON); default: the sample.
     #[arg(long, global = true)]
     directory: Option<PathBuf>,
@@ -54,6 +60,13 @@ enum Command {
         /// outside JIS X 0208 then goes out in UTF-8).
         #[arg(long, default_value = "utf-8")]
         mail_charset: customer_web_host::mail::Charset,
+        /// Seconds a message this host claimed from the outbox stays its
+        /// own: if the host dies mid-delivery, another host sharing the
+        /// database sends the message after this. Longer than any one
+        /// delivery takes.
+        #[arg(long, default_value_t = customer_web_host::mail::DELIVERY_LEASE,
+              value_parser = clap::value_parser!(u64).range(1..))]
+        mail_lease: u64,
     },
     /// Walks a sample customer through enrollment, sign-in, renewal and
     /// recovery inside the component, printing each step and each mail.
@@ -98,6 +111,7 @@ fn main() -> anyhow::Result<()> {
             smtp,
             trusted_proxy,
             mail_charset,
+            mail_lease,
         } => serve(
             &cli,
             *listen,
@@ -105,6 +119,7 @@ fn main() -> anyhow::Result<()> {
             smtp.as_deref(),
             *trusted_proxy,
             *mail_charset,
+            *mail_lease,
         ),
         Command::Demo => demo(&cli),
         Command::Outbox { full } => {
@@ -151,7 +166,7 @@ fn capabilities(cli: &Cli) -> anyhow::Result<Capabilities> {
         Some(path) => Arc::new(FileDirectory::load(path)?),
         None => Arc::new(FileDirectory::sample()),
     };
-    let mut caps = Capabilities::sqlite(&cli.data_dir, directory)?;
+    let mut caps = Capabilities::on_database(cli.database.as_deref(), &cli.data_dir, directory)?;
     if let Some(path) = &cli.config {
         caps.settings = config::load(path)?;
     }
@@ -174,6 +189,7 @@ fn serve(
     smtp: Option<&str>,
     trusted_proxy: Option<std::net::IpAddr>,
     charset: customer_web_host::mail::Charset,
+    mail_lease: u64,
 ) -> anyhow::Result<()> {
     let mut caps = capabilities(cli)?;
     let delivery: Arc<dyn customer_web_host::mail::Delivery> = match (smtp, dev) {
@@ -219,6 +235,7 @@ fn serve(
         let options = customer_web_host::serve::ServeOptions {
             delivery,
             delivery_interval: std::time::Duration::from_secs(2),
+            delivery_lease: mail_lease,
             dev_mailbox: dev,
             purge_interval: customer_web_host::serve::PURGE_INTERVAL,
             limits: customer_web_host::guard::Limits {

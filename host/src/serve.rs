@@ -42,6 +42,10 @@ pub struct ServeOptions {
     pub delivery: Arc<dyn Delivery>,
     /// How often the outbox is checked for due messages.
     pub delivery_interval: Duration,
+    /// How long a claimed message is this host's, in seconds
+    /// ([`mail::DELIVERY_LEASE`] by default): when a host dies
+    /// mid-delivery, the others send its messages after this.
+    pub delivery_lease: u64,
     /// Whether the `/_dev/` pages (mailbox, renewal stand-in) are served
     /// (`--dev`): even then, only to a loopback peer that names a loopback
     /// host ([`dev_pages_allowed`]).
@@ -591,8 +595,9 @@ fn spawn_delivery_worker(
                 _ = &mut stopped => true,
             };
             let (caps, delivery) = (host.capabilities().clone(), options.delivery.clone());
+            let lease = options.delivery_lease;
             let pass = tokio::task::spawn_blocking(move || {
-                mail::deliver_due(caps.outbox.as_ref(), delivery.as_ref(), caps.clock.now())
+                mail::deliver_due_leased(caps.outbox.as_ref(), delivery.as_ref(), caps.clock.now(), lease)
             })
             .await;
             match pass {

@@ -167,10 +167,15 @@ pub const DELETE_VERSION: Statement = Statement {
                RETURNING version",
 };
 
-/// 1 now: removes expired keys, which already read as absent.
+/// 1 now: removes expired keys, which already read as absent. One purge
+/// at a time: SQLite's runs under the file's write lock; on PostgreSQL the
+/// statement first tries a transaction-scoped advisory lock, and a host
+/// that does not get it (another host is purging) deletes nothing.
 pub const PURGE: Statement = Statement {
     sqlite: "DELETE FROM cw_kv WHERE expires_at IS NOT NULL AND expires_at <= ?1",
-    postgres: "DELETE FROM cw_kv WHERE expires_at IS NOT NULL AND expires_at <= $1",
+    postgres: "WITH purger AS (SELECT pg_try_advisory_xact_lock(7165853226370356482) AS alone)
+               DELETE FROM cw_kv
+               WHERE expires_at IS NOT NULL AND expires_at <= $1 AND (SELECT alone FROM purger)",
 };
 
 /// 1 prefix (bytes), 2 its length, 3 now → the number of live keys with

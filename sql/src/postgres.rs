@@ -2,8 +2,8 @@
 //! database that many hosts share.
 //!
 //! A connection the server closed (a restart, a network cut) is dropped
-//! from the pool; the call that met it fails (the component answers 503)
-//! and the next call connects afresh. Each connection keeps its prepared
+//! from the pool with every idle one; the call that met it fails (the
+//! component answers 503) and the next calls connect afresh. Each connection keeps its prepared
 //! statements, so a statement is parsed once per connection.
 
 use std::collections::HashMap;
@@ -52,7 +52,10 @@ fn fault(error: postgres::Error) -> SqlError {
     // The driver's text names the server's error, never a bound value.
     match error.as_db_error() {
         Some(db) => SqlError(format!("PostgreSQL: {} ({})", db.message(), db.code().code())),
-        None => SqlError(format!("PostgreSQL: {error}")),
+        None => match error.source() {
+            Some(cause) => SqlError(format!("PostgreSQL: {error}: {cause}")),
+            None => SqlError(format!("PostgreSQL: {error}")),
+        },
     }
 }
 
@@ -220,7 +223,11 @@ impl PgPool {
     fn checkin(&self, conn: PgConnection) {
         let mut state = self.lock();
         if conn.is_closed() {
-            state.open -= 1;
+            // What cut this connection (a server restart, a network
+            // failure) most likely cut the idle ones too: they go, and the
+            // next calls connect afresh instead of failing one by one.
+            state.open -= 1 + state.idle.len();
+            state.idle.clear();
         } else {
             state.idle.push(conn);
         }

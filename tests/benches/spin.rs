@@ -43,32 +43,6 @@ use support::walks::{self, KEYWORD, PASSWORD, api_customer, post_json, token_in}
 const ENROLL_WARMUP: usize = 2;
 const ENROLL_ITERS: usize = 12;
 
-/// A synthetic directory: one policyholder per enrollment, on both servers.
-fn directory(n: usize) -> FileDirectory {
-    let holders: Vec<serde_json::Value> = (0..n)
-        .map(|i| {
-            json!({
-                "customer_id": format!("B{i:07}"),
-                "family_name": "山田",
-                "given_name": "太郎",
-                "family_name_kana": "ヤマダ",
-                "given_name_kana": "タロウ",
-                "birth_date": "1985-04-01",
-                "phone": format!("090{i:08}"),
-                "postal_code": "1000004",
-                "contracts": [{
-                    "policy_number": format!("B{i:09}"),
-                    "product": "自動車保険",
-                    "subject": "品川 300 さ 12-34",
-                    "expiry_date": "2027-01-31",
-                    "renewable": true
-                }]
-            })
-        })
-        .collect();
-    FileDirectory::from_json(&json!({ "policyholders": holders }).to_string()).expect("a directory")
-}
-
 /// One served target: how to make a browser, and how to read the last
 /// mail to an address.
 struct Target<'a> {
@@ -80,7 +54,10 @@ struct Target<'a> {
 fn main() {
     let began = Instant::now();
     let wrk_version = wrk_or_exit();
-    let people = directory(2 * (ENROLL_WARMUP + ENROLL_ITERS) + 2);
+    let people = FileDirectory::from_json(
+        &measure::synthetic_directory(2 * (ENROLL_WARMUP + ENROLL_ITERS) + 2).to_string(),
+    )
+    .expect("a directory");
 
     // Spin, with the synthetic directory loaded by directory-sql.
     let scripts = tempfile::tempdir().expect("temp dir");

@@ -172,8 +172,19 @@ pub fn deliver_due(
     delivery: &dyn Delivery,
     now: u64,
 ) -> Result<DeliveryReport, OutboxError> {
+    deliver_due_leased(outbox, delivery, now, DELIVERY_LEASE)
+}
+
+/// [`deliver_due`] with claims leased for `lease` seconds: how long a
+/// message claimed by a host that died waits before another host sends it.
+pub fn deliver_due_leased(
+    outbox: &dyn Outbox,
+    delivery: &dyn Delivery,
+    now: u64,
+    lease: u64,
+) -> Result<DeliveryReport, OutboxError> {
     let mut report = DeliveryReport::default();
-    for queued in outbox.claim_due(now, DELIVERY_LEASE, DELIVERY_BATCH)? {
+    for queued in outbox.claim_due(now, lease, DELIVERY_BATCH)? {
         match delivery.deliver(&queued) {
             Ok(()) => {
                 outbox.mark_sent(queued.id, now, delivery.keeps_body())?;

@@ -168,3 +168,30 @@ impl Table {
         }
     }
 }
+
+/// A synthetic directory of `n` policyholders (one per enrollment a
+/// benchmark makes), as the JSON `--directory` and `FileDirectory` read.
+pub fn synthetic_directory(n: usize) -> serde_json::Value {
+    let holders: Vec<serde_json::Value> = (0..n)
+        .map(|i| {
+            serde_json::json!({
+                "customer_id": format!("B{i:07}"),
+                "family_name": "山田",
+                "given_name": "太郎",
+                "family_name_kana": "ヤマダ",
+                "given_name_kana": "タロウ",
+                "birth_date": "1985-04-01",
+                "phone": format!("090{i:08}"),
+                "postal_code": "1000004",
+                "contracts": [{
+                    "policy_number": format!("B{i:09}"),
+                    "product": "自動車保険",
+                    "subject": "品川 300 さ 12-34",
+                    "expiry_date": "2027-01-31",
+                    "renewable": true
+                }]
+            })
+        })
+        .collect();
+    serde_json::json!({ "policyholders": holders })
+}

@@ -80,6 +80,7 @@ impl Server {
                 let options = ServeOptions {
                     delivery: Arc::new(DevMailbox),
                     delivery_interval: Duration::from_millis(200),
+                    delivery_lease: customer_web_host::mail::DELIVERY_LEASE,
                     dev_mailbox: true,
                     limits,
                     purge_interval: Duration::from_millis(200),

@@ -1,4 +1,6 @@
 pub mod browser;
 pub mod relay;
+pub mod serve_process;
+pub mod smtp;
 pub mod spin_app;
 pub mod walks;
