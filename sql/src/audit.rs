@@ -31,7 +31,7 @@ pub const SCHEMA: Schema = Schema {
         CREATE INDEX IF NOT EXISTS audit_events_subject ON audit_events (subject);",
         "ALTER TABLE audit_events RENAME TO cw_audit;
         DROP INDEX IF EXISTS audit_events_subject;
-        CREATE INDEX cw_audit_subject ON cw_audit (subject);",
+        CREATE INDEX IF NOT EXISTS cw_audit_subject ON cw_audit (subject);",
     ],
     postgres: &["CREATE TABLE cw_audit (
             id      BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

@@ -140,7 +140,8 @@ pub const SCHEMA: Schema = Schema {
         CREATE INDEX outbox_due ON outbox (next_attempt_at) WHERE state IN ('pending', 'failing');",
         "ALTER TABLE outbox RENAME TO cw_outbox;
         DROP INDEX IF EXISTS outbox_due;
-        CREATE INDEX cw_outbox_due ON cw_outbox (next_attempt_at) WHERE state IN ('pending', 'failing');",
+        CREATE INDEX IF NOT EXISTS cw_outbox_due ON cw_outbox (next_attempt_at)
+            WHERE state IN ('pending', 'failing');",
     ],
     postgres: &["CREATE TABLE cw_outbox (
             id              BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -202,11 +203,13 @@ pub const SENT: Statement = Statement {
     sqlite: "UPDATE cw_outbox
              SET state = 'sent', attempts = attempts + 1, sent_at = ?2, leased_until = 0,
                  body = CASE WHEN ?3 THEN body ELSE '' END
-             WHERE id = ?1 AND state <> 'sent'",
+             WHERE id = ?1 AND state <> 'sent'
+             RETURNING id",
     postgres: "UPDATE cw_outbox
                SET state = 'sent', attempts = attempts + 1, sent_at = $2, leased_until = 0,
                    body = CASE WHEN $3 THEN body ELSE '' END
-               WHERE id = $1 AND state <> 'sent'",
+               WHERE id = $1 AND state <> 'sent'
+               RETURNING id",
 };
 
 /// 1 id, 2 error: refused for good; the body goes. A message already sent
@@ -214,10 +217,12 @@ pub const SENT: Statement = Statement {
 pub const DEAD: Statement = Statement {
     sqlite: "UPDATE cw_outbox
              SET state = 'dead', attempts = attempts + 1, last_error = ?2, leased_until = 0, body = ''
-             WHERE id = ?1 AND state IN ('pending', 'failing')",
+             WHERE id = ?1 AND state IN ('pending', 'failing')
+             RETURNING id",
     postgres: "UPDATE cw_outbox
                SET state = 'dead', attempts = attempts + 1, last_error = $2, leased_until = 0, body = ''
-               WHERE id = $1 AND state IN ('pending', 'failing')",
+               WHERE id = $1 AND state IN ('pending', 'failing')
+               RETURNING id",
 };
 
 /// 1 id, 2 error, 3 now: the attempt failed; the next is due after
@@ -227,11 +232,13 @@ pub const FAILED: Statement = Statement {
     sqlite: "UPDATE cw_outbox
              SET state = 'failing', attempts = attempts + 1, last_error = ?2, leased_until = 0,
                  next_attempt_at = ?3 + min(30 * (1 << min(attempts, 7)), 3600)
-             WHERE id = ?1 AND state IN ('pending', 'failing')",
+             WHERE id = ?1 AND state IN ('pending', 'failing')
+             RETURNING id",
     postgres: "UPDATE cw_outbox
                SET state = 'failing', attempts = attempts + 1, last_error = $2, leased_until = 0,
                    next_attempt_at = $3 + LEAST(30 * (1::bigint << LEAST(attempts, 7)), 3600)
-               WHERE id = $1 AND state IN ('pending', 'failing')",
+               WHERE id = $1 AND state IN ('pending', 'failing')
+               RETURNING id",
 };
 
 /// 1 most messages → [`COLUMNS`], newest first.
@@ -324,11 +331,12 @@ pub fn claim_due(
     Ok(claimed)
 }
 
-/// Runs a state change on message `id`; a change that touched no row is
-/// fine if the message exists (its state already stands), an error if not.
+/// Runs a state change on message `id` (its statement returns the id it
+/// changed); a change that touched no row is fine if the message exists
+/// (its state already stands), an error if not.
 fn change(c: &mut dyn Connection, id: u64, statement: Statement, params: &[Value]) -> Result<(), SqlError> {
     let d = c.dialect();
-    if c.execute(statement.text(d), params)? == 0 && get(c, id)?.is_none() {
+    if c.query(statement.text(d), params)?.is_empty() && get(c, id)?.is_none() {
         return Err(SqlError(format!("no message {id} in the outbox")));
     }
     Ok(())
