@@ -309,7 +309,7 @@ fn abandoned_flows_are_purged_on_schedule_and_storage_stays_bounded() {
     let server = Server::start_with(caps, options(2), test_limits());
     let rows = || -> i64 {
         let conn = rusqlite::Connection::open(dir.path().join("customer-web.sqlite3")).expect("the database");
-        conn.query_row("SELECT count(*) FROM kv", [], |r| r.get(0))
+        conn.query_row("SELECT count(*) FROM cw_kv", [], |r| r.get(0))
             .expect("count")
     };
     let mut b = Browser::from_source(server.address, client(10));
