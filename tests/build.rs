@@ -42,7 +42,17 @@ fn main() {
         .parent()
         .expect("tests/ sits in the workspace root")
         .to_path_buf();
-    for watched in ["spin", "wit", "component/directory", "Cargo.toml", "Cargo.lock"] {
+    // What the two components are built from: their sources, the SQL
+    // crate and the crates it and they use.
+    for watched in [
+        "spin",
+        "sql",
+        "wit",
+        "component/core",
+        "component/directory",
+        "Cargo.toml",
+        "Cargo.lock",
+    ] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
     let release = root.join("target/spin/wasm32-wasip2/release");

@@ -4,12 +4,13 @@
 //! SQLite database, and `spin up --sqlite @directory.sql` loads them there
 //! before the first request.
 //!
-//! The script is one transaction. It makes the adapter's schema (the very
-//! statements of `spin/adapter/src/sql.rs`, all idempotent), replaces the
-//! directory tables' rows with the file's, and marks the directory as the
+//! The script is one transaction. It makes the adapter's directory tables
+//! (the very statements of `spin/adapter/src/sql.rs`, all idempotent),
+//! replaces their rows with the file's, and marks the directory as the
 //! insurer's, so the adapter never seeds its sample. Running it again at
 //! every `spin up` reloads the directory; flows, accounts, mail and the
-//! audit trail are left alone.
+//! audit trail (customer-web-sql's tables, which the adapter migrates
+//! itself) are left alone.
 //!
 //! ```
 //! use customer_web_host::directory::FileDirectory;
@@ -22,7 +23,7 @@ use std::fmt::Write as _;
 
 use customer_web_directory::FileDirectory;
 
-/// The Spin adapter's statements: its schema is the script's.
+/// The Spin adapter's directory statements: their schema is the script's.
 #[path = "../../spin/adapter/src/sql.rs"]
 #[allow(dead_code, reason = "the schema only; the rest is the adapter's")]
 mod adapter_sql;
@@ -172,7 +173,9 @@ mod tests {
     /// instead of failing or doubling it, and leaves other tables alone.
     #[test]
     fn the_script_reloads_and_leaves_the_rest_of_the_database_alone() {
-        let conn = loaded(&directory_sql(&FileDirectory::sample()));
+        let mut conn = loaded(&directory_sql(&FileDirectory::sample()));
+        // The trail, as the adapter makes it.
+        customer_web_sql::migrate(&mut conn, &customer_web_sql::audit::SCHEMA).expect("the trail");
         conn.execute(
             "INSERT INTO cw_audit (at, kind, subject, detail) VALUES (1, 'k', 's', 'd')",
             [],

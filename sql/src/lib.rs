@@ -5,27 +5,36 @@
 //! statement at a time, positional parameters, rows of [`Value`]s. The
 //! wasmtime host runs them on rusqlite (feature `rusqlite`) and on the
 //! `postgres` client with a small pool (feature `postgres`); the Spin
-//! adapter on spin-sdk's SQLite. Whatever runs them, every write is **one
-//! statement**, atomic in both dialects, so the guarantees hold where no
-//! transaction spans two calls (Spin's interface has none) and across any
-//! number of hosts on one PostgreSQL database:
+//! adapter and its dev mailbox on Spin's SQLite (feature `spin`). Whatever
+//! runs them, every write is **one statement**, atomic in both dialects,
+//! so the guarantees hold where no transaction spans two calls and across
+//! any number of hosts on one PostgreSQL database:
 //!
 //! - [`kv`]: the versioned key-value store (compare-and-swap, expiry,
 //!   versions never reused).
 //! - [`outbox`]: the durable mail outbox (leases, retries, dead letters).
 //! - [`audit`]: the security audit trail.
-//! - [`migrate()`]: the append-only migrations and their bookkeeping.
+//! - [`migrate()`]: the append-only migrations and their bookkeeping;
+//!   [`is_current`], a read-only check that they are done;
+//!   [`adopt_spin_tables`], which takes over a database the Spin adapter
+//!   made before migrations existed.
 
+mod adopt;
 pub mod audit;
 pub mod kv;
 mod migrate;
 pub mod outbox;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+#[cfg(feature = "spin")]
+pub mod spin;
+#[cfg(any(feature = "spin", test))]
+mod split;
 #[cfg(feature = "rusqlite")]
 pub mod sqlite;
 
-pub use migrate::{Schema, migrate};
+pub use adopt::adopt_spin_tables;
+pub use migrate::{Schema, is_current, migrate};
 
 /// The SQL dialect a [`Connection`] speaks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

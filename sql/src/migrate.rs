@@ -15,7 +15,13 @@
 use crate::{Connection, Dialect, SqlError, Value};
 
 /// The layout of the bookkeeping itself, in SQLite's `user_version`.
-const BOOKKEEPING_VERSION: u64 = 1;
+pub(crate) const BOOKKEEPING_VERSION: u64 = 1;
+
+/// The bookkeeping table: how far each schema has come.
+pub(crate) const SCHEMA_VERSIONS: &str = "CREATE TABLE IF NOT EXISTS schema_versions (
+         name    TEXT PRIMARY KEY NOT NULL,
+         version INTEGER NOT NULL
+     )";
 
 /// The advisory lock key PostgreSQL migrations hold (any fixed number
 /// other applications are unlikely to use: "cw" and a date).
@@ -69,6 +75,42 @@ pub fn migrate(c: &mut dyn Connection, schema: &Schema) -> Result<(), SqlError> 
     }
 }
 
+/// Whether every schema of `schemas` is at its newest step already. Reads
+/// only, and takes no lock: a process that opens the database often (a
+/// Spin instance per request) asks this first and runs [`migrate`] only
+/// when the answer is no. A database without bookkeeping is not current;
+/// nor is one a newer release migrated further ([`migrate`] refuses it).
+pub fn is_current(c: &mut dyn Connection, schemas: &[&Schema]) -> Result<bool, SqlError> {
+    let dialect = c.dialect();
+    let (bookkeeping, versions) = match dialect {
+        Dialect::Sqlite => (
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_versions'",
+            "SELECT name, version FROM schema_versions",
+        ),
+        Dialect::Postgres => (
+            "SELECT 1 FROM information_schema.tables
+             WHERE table_schema = current_schema() AND table_name = 'schema_versions'",
+            "SELECT name, version::bigint FROM schema_versions",
+        ),
+    };
+    if c.query(bookkeeping, &[])?.is_empty() {
+        return Ok(false);
+    }
+    let rows = c.query(versions, &[])?;
+    for schema in schemas {
+        let mut version = None;
+        for row in &rows {
+            if row.text(0, "schema name")? == schema.name {
+                version = Some(row.uint(1, "schema version")?);
+            }
+        }
+        if version != Some(schema.steps(dialect).len() as u64) {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
 fn apply(c: &mut dyn Connection, schema: &Schema, dialect: Dialect) -> Result<(), SqlError> {
     if dialect == Dialect::Sqlite {
         let layout = c
@@ -85,12 +127,7 @@ fn apply(c: &mut dyn Connection, schema: &Schema, dialect: Dialect) -> Result<()
             c.batch(&format!("PRAGMA user_version = {BOOKKEEPING_VERSION}"))?;
         }
     }
-    c.batch(
-        "CREATE TABLE IF NOT EXISTS schema_versions (
-             name    TEXT PRIMARY KEY NOT NULL,
-             version INTEGER NOT NULL
-         )",
-    )?;
+    c.batch(SCHEMA_VERSIONS)?;
     let (select, upsert) = match dialect {
         Dialect::Sqlite => (
             "SELECT version FROM schema_versions WHERE name = ?1",

@@ -9,7 +9,7 @@
 //! waiting, and a host killed mid-delivery leaves its lease to run out and
 //! the message to the others.
 
-use crate::{Connection, Row, Schema, SqlError, Statement, Value};
+use crate::{Connection, Dialect, Row, Schema, SqlError, Statement, Value};
 
 /// A finished plain-text message, as the component hands it over.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -175,14 +175,16 @@ pub const ENQUEUE: Statement = Statement {
                RETURNING id",
 };
 
-/// 1 now, 2 lease end, 3 most messages → [`COLUMNS`] of each message
-/// claimed: due (pending or failing, next attempt reached) and not leased.
+/// 1 now, 2 lease end, 3 most messages, 4 the id to claim first (or
+/// NULL) → [`COLUMNS`] of each message claimed: due (pending or failing,
+/// next attempt reached) and not leased; that id first if it is among
+/// them, then the oldest due.
 pub const CLAIM: Statement = Statement {
     sqlite: "UPDATE cw_outbox SET leased_until = ?2
              WHERE id IN (SELECT id FROM cw_outbox
                           WHERE state IN ('pending', 'failing')
                             AND next_attempt_at <= ?1 AND leased_until <= ?1
-                          ORDER BY next_attempt_at, id
+                          ORDER BY id = ?4 DESC, next_attempt_at, id
                           LIMIT ?3)
              RETURNING id, recipient, subject, body, kind, queued_at, attempts, state,
                        next_attempt_at, last_error, sent_at",
@@ -190,7 +192,7 @@ pub const CLAIM: Statement = Statement {
                WHERE id IN (SELECT id FROM cw_outbox
                             WHERE state IN ('pending', 'failing')
                               AND next_attempt_at <= $1 AND leased_until <= $1
-                            ORDER BY next_attempt_at, id
+                            ORDER BY (id = $4) DESC, next_attempt_at, id
                             LIMIT $3
                             FOR UPDATE SKIP LOCKED)
                RETURNING id, recipient, subject, body, kind, queued_at, attempts, state,
@@ -309,12 +311,14 @@ pub fn enqueue(c: &mut dyn Connection, message: &OutgoingMessage, now: u64) -> R
 }
 
 /// Claims up to `most` messages due at `now`, leased until `now + lease`;
-/// oldest due first.
+/// message `first` first if it is due and free (a deliverer that just
+/// queued it sends it before older mail), then the oldest due.
 pub fn claim_due(
     c: &mut dyn Connection,
     now: u64,
     lease: u64,
     most: usize,
+    first: Option<u64>,
 ) -> Result<Vec<QueuedMessage>, SqlError> {
     let d = c.dialect();
     let rows = c.query(
@@ -323,11 +327,12 @@ pub fn claim_due(
             Value::uint(now),
             Value::uint(now.saturating_add(lease)),
             limit(most),
+            Value::opt_uint(first),
         ],
     )?;
     let mut claimed = rows.iter().map(read).collect::<Result<Vec<_>, _>>()?;
     // RETURNING follows no ORDER BY.
-    claimed.sort_by_key(|m| (m.next_attempt_at, m.id));
+    claimed.sort_by_key(|m| (Some(m.id) != first, m.next_attempt_at, m.id));
     Ok(claimed)
 }
 
@@ -365,6 +370,19 @@ pub fn mark_failed(c: &mut dyn Connection, id: u64, error: &str, now: u64) -> Re
         FAILED,
         &[Value::uint(id), Value::Text(error.to_owned()), Value::uint(now)],
     )
+}
+
+/// Whether the outbox's table exists: a database nobody queued mail in
+/// (nor migrated) has none, which a reader takes for an empty outbox.
+pub fn exists(c: &mut dyn Connection) -> Result<bool, SqlError> {
+    let sql = match c.dialect() {
+        Dialect::Sqlite => "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'cw_outbox'",
+        Dialect::Postgres => {
+            "SELECT 1 FROM information_schema.tables
+             WHERE table_schema = current_schema() AND table_name = 'cw_outbox'"
+        }
+    };
+    Ok(!c.query(sql, &[])?.is_empty())
 }
 
 /// Up to `most` messages, newest first.

@@ -235,3 +235,79 @@ fn spin_up_loads_the_insurers_directory_from_directory_sql() {
         "enrollment-unverified"
     );
 }
+
+/// A database the adapter made before it ran on customer-web-sql (its own
+/// schema, no `schema_versions`), loaded with `--sqlite` before the first
+/// request: the first request adopts and migrates it, every old row stays,
+/// and new versions and ids follow the old ones.
+#[test]
+fn spin_up_adopts_a_database_the_old_adapter_made() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let script = dir.path().join("old-adapter.sql");
+    let rows = "
+        INSERT INTO cw_kv (key, value, expires_at) VALUES ('legacy/kept', X'6F6C64', NULL);
+        INSERT INTO cw_kv (version, key, value, expires_at) VALUES (41, 'legacy/gone', X'00', NULL);
+        DELETE FROM cw_kv WHERE key = 'legacy/gone';
+        INSERT INTO cw_outbox (recipient, subject, body, kind, queued_at, attempts, state,
+                               next_attempt_at, last_error)
+            VALUES ('old@example.jp', '件名', '本文', 'enrollment-link', 1700000000, 2, 'failing',
+                    4102444800, 'mail relay answered 503');
+        INSERT INTO cw_audit (at, kind, subject, detail)
+            VALUES (1700000000, 'legacy-event', 'flow:old', '');
+    ";
+    let old_schema = include_str!("../../sql/tests/fixtures/old-spin-schema.sql");
+    std::fs::write(&script, format!("{old_schema}{rows}")).expect("the old database's script");
+    let Some(app) = SpinApp::start(&[], &[&format!("@{}", script.display())]) else {
+        return;
+    };
+    let holder = FileDirectory::sample().policyholders()[0].clone();
+    let (status, body) = api_enroll_until_mail(&mut app.browser(), &api_customer(&holder), "new@example.jp");
+    assert_eq!(status, 200, "{body}");
+    let db = SpinDb::new(app.database());
+
+    let mails = db.mails();
+    assert_eq!(mails.len(), 2, "{mails:?}");
+    let (old, new) = (&mails[0], &mails[1]);
+    assert_eq!(
+        (old.id, old.message.to.as_str(), old.state, old.attempts),
+        (1, "old@example.jp", DeliveryState::Failing, 2)
+    );
+    assert_eq!(old.last_error.as_deref(), Some("mail relay answered 503"));
+    assert_eq!((new.id, new.message.kind.as_str()), (2, "enrollment-link"));
+
+    let versions = db.versions(0);
+    assert!(versions.contains(&("legacy/kept".to_owned(), 1)), "{versions:?}");
+    assert!(
+        versions
+            .iter()
+            .filter(|(key, _)| key != "legacy/kept")
+            .all(|(_, v)| *v > 41),
+        "new versions above every old one: {versions:?}"
+    );
+    assert!(versions.len() > 1, "the flow wrote keys: {versions:?}");
+
+    let audit = db.audit_kinds();
+    assert_eq!(
+        audit.last().map(String::as_str),
+        Some("legacy-event"),
+        "{audit:?}"
+    );
+    assert!(audit.iter().any(|k| k == "enrollment-started"), "{audit:?}");
+
+    let conn = rusqlite::Connection::open(db.path()).expect("the Spin database");
+    let schema_versions: Vec<(String, i64)> = conn
+        .prepare("SELECT name, version FROM schema_versions ORDER BY name")
+        .expect("schema_versions")
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+        .expect("schema_versions")
+        .collect::<Result<_, _>>()
+        .expect("schema_versions rows");
+    assert_eq!(
+        schema_versions,
+        [
+            ("audit".to_owned(), 2),
+            ("mail".to_owned(), 3),
+            ("storage".to_owned(), 2)
+        ]
+    );
+}

@@ -58,7 +58,7 @@ impl<D: Database> Outbox for SqlOutbox<D> {
 
     fn claim_due(&self, now: u64, lease: u64, limit: usize) -> Result<Vec<QueuedMessage>, OutboxError> {
         self.db
-            .with(|c| outbox::claim_due(c, now, lease, limit))
+            .with(|c| outbox::claim_due(c, now, lease, limit, None))
             .map_err(unavailable)
     }
 

@@ -9,17 +9,20 @@
 use std::cell::Cell;
 
 use customer_web_directory::{Date, FileDirectory, SAMPLE};
-use spin_sdk::sqlite::{Connection, Value};
+use customer_web_sql::{Connection, SqlError, Value};
 
 use crate::bindings::exports::customer_web::plugin::directory::{
     self as wit, Error, Guest, Identity, Policyholder,
 };
-use crate::db::{self, column, int, text};
-use crate::{Adapter, sql};
+use crate::{Adapter, db, sql};
 
 thread_local! {
     /// Whether this instance saw the directory complete.
     static COMPLETE: Cell<bool> = const { Cell::new(false) };
+}
+
+fn text(value: impl Into<String>) -> Value {
+    Value::Text(value.into())
 }
 
 impl Guest for Adapter {
@@ -29,10 +32,9 @@ impl Guest for Adapter {
         let Some(birth_date) = Date::new(d.year, d.month, d.day) else {
             return Ok(None);
         };
-        db::with(|conn| {
-            ensure_complete(conn)?;
-            let found = db::exec(
-                conn,
+        db::with(|c| {
+            ensure_complete(c)?;
+            let found = c.query(
                 sql::FIND_POLICYHOLDER,
                 &[
                     text(identity.family_name),
@@ -45,39 +47,38 @@ impl Guest for Adapter {
                     text(identity.policy_number),
                 ],
             )?;
-            let Some(row) = found.rows.first() else {
+            let Some(row) = found.first() else {
                 return Ok(None);
             };
             Ok(Some(Policyholder {
-                customer_id: column::<&str>(row, 0, "customer_id")?.to_owned(),
-                display_name: column::<&str>(row, 1, "display_name")?.to_owned(),
+                customer_id: row.text(0, "customer_id")?,
+                display_name: row.text(1, "display_name")?,
             }))
         })
         .map_err(Error::Unavailable)
     }
 
     fn list_contracts(customer_id: String) -> Result<Vec<wit::Contract>, Error> {
-        db::with(|conn| {
-            ensure_complete(conn)?;
-            let listed = db::exec(conn, sql::LIST_CONTRACTS, &[text(customer_id)])?;
+        db::with(|c| {
+            ensure_complete(c)?;
+            let listed = c.query(sql::LIST_CONTRACTS, &[text(customer_id)])?;
             listed
-                .rows
                 .iter()
                 .map(|row| {
-                    let expiry: &str = column(row, 3, "expiry_date")?;
-                    let expiry: Date = expiry
+                    let expiry: Date = row
+                        .text(3, "expiry_date")?
                         .parse()
-                        .map_err(|e| format!("cw_contracts holds a bad expiry_date: {e}"))?;
+                        .map_err(|e| SqlError(format!("cw_contracts holds a bad expiry_date: {e}")))?;
                     Ok(wit::Contract {
-                        policy_number: column::<&str>(row, 0, "policy_number")?.to_owned(),
-                        product: column::<&str>(row, 1, "product")?.to_owned(),
-                        subject: column::<&str>(row, 2, "subject")?.to_owned(),
+                        policy_number: row.text(0, "policy_number")?,
+                        product: row.text(1, "product")?,
+                        subject: row.text(2, "subject")?,
                         expiry_date: wit::Date {
                             year: expiry.year,
                             month: expiry.month,
                             day: expiry.day,
                         },
-                        renewable: column(row, 4, "renewable")?,
+                        renewable: row.uint(4, "renewable")? != 0,
                     })
                 })
                 .collect()
@@ -91,24 +92,22 @@ impl Guest for Adapter {
 /// statements are idempotent and do nothing once the row exists, so
 /// instances racing on a fresh database all end with the same, complete
 /// directory, and none reads it half-seeded.
-fn ensure_complete(conn: &Connection) -> Result<(), String> {
+fn ensure_complete(c: &mut dyn Connection) -> Result<(), SqlError> {
     if COMPLETE.get() {
         return Ok(());
     }
-    let source = db::exec(conn, sql::DIRECTORY_SOURCE, &[])?;
-    if source.rows.is_empty() {
-        seed_sample(conn)?;
+    if c.query(sql::DIRECTORY_SOURCE, &[])?.is_empty() {
+        seed_sample(c)?;
     }
     COMPLETE.set(true);
     Ok(())
 }
 
-fn seed_sample(conn: &Connection) -> Result<(), String> {
-    let sample =
-        FileDirectory::from_json(SAMPLE).map_err(|e| format!("the bundled sample directory: {e:#}"))?;
+fn seed_sample(c: &mut dyn Connection) -> Result<(), SqlError> {
+    let sample = FileDirectory::from_json(SAMPLE)
+        .map_err(|e| SqlError(format!("the bundled sample directory: {e:#}")))?;
     for holder in sample.policyholders() {
-        db::exec(
-            conn,
+        c.execute(
             sql::SEED_POLICYHOLDER,
             &[
                 text(holder.customer_id.as_str()),
@@ -123,21 +122,20 @@ fn seed_sample(conn: &Connection) -> Result<(), String> {
             ],
         )?;
         for (position, contract) in holder.contracts.iter().enumerate() {
-            db::exec(
-                conn,
+            c.execute(
                 sql::SEED_CONTRACT,
                 &[
                     text(contract.policy_number.as_str()),
                     text(holder.customer_id.as_str()),
-                    int(u64::try_from(position).unwrap_or(u64::MAX)),
+                    Value::uint(u64::try_from(position).unwrap_or(u64::MAX)),
                     text(contract.product.as_str()),
                     text(contract.subject.as_str()),
                     text(contract.expiry_date.to_string()),
-                    Value::Integer(i64::from(contract.renewable)),
+                    Value::Int(i64::from(contract.renewable)),
                 ],
             )?;
         }
     }
-    db::exec(conn, sql::SEED_DONE, &[int(db::now())])?;
+    c.execute(sql::SEED_DONE, &[Value::uint(db::now())])?;
     Ok(())
 }

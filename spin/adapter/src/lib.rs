@@ -5,8 +5,10 @@
 //!
 //! - `fermyon:spin/sqlite@2.0.0`, the app's `default` database: the
 //!   versioned key-value store with a real compare-and-swap, the durable
-//!   mail outbox, the audit trail and the insurer's directory (tables
-//!   `cw_*`, every statement in [`sql`]);
+//!   mail outbox and the audit trail, with customer-web-sql's schemas,
+//!   migrations and statements (the wasmtime host's own, run here through
+//!   its `spin` executor), and the insurer's directory (the adapter's own
+//!   statements, in `sql.rs`); every table is named `cw_*`;
 //! - `fermyon:spin/variables@2.0.0`: the settings, one variable per field
 //!   of `config.settings` in snake_case, and `mail_relay_url`;
 //! - `wasi:http/outgoing-handler`: delivery of queued mail to an HTTP mail

@@ -1,9 +1,11 @@
 //! The dev pages of the Spin app, for development only:
 //!
 //! - `/_dev/mail` lists the adapter's mail outbox (table `cw_outbox` in
-//!   the app's `default` SQLite database), newest first, and
-//!   `/_dev/mail/{id}` shows one message with its links clickable, so a
-//!   developer can open the one-time link without a mail server;
+//!   the app's `default` SQLite database, read with customer-web-sql's
+//!   [`outbox::list`] and [`outbox::get`] on Spin's SQLite), newest first,
+//!   and `/_dev/mail/{id}` shows one message with its links clickable, so
+//!   a developer can open the one-time link without a mail server (a
+//!   message the relay took keeps no body: its link has left);
 //! - `/_dev/renewal` stands in for the portal's renewal procedure, where
 //!   the hand-over of screen 12 ends (a form POST with the field
 //!   `handover`): it redeems the token as a portal would, through the
@@ -19,19 +21,17 @@
 //! `spin-client-addr` header); anyone else gets 404. Leave the component
 //! and its route out of a production manifest all the same.
 
-#[path = "../../adapter/src/sql.rs"]
-#[allow(dead_code)] // the adapter's statements; the mailbox reads the outbox only
-mod sql;
-
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 
+use customer_web_sql::SqlError;
+use customer_web_sql::outbox::{self, QueuedMessage};
+use customer_web_sql::spin::SpinSqlite;
 use spin_sdk::http::{IntoResponse, Request, Response};
 use spin_sdk::http_component;
-use spin_sdk::sqlite::{Connection, QueryResult, RowResult, Value};
 
 /// Most messages the list shows.
-const LIST_LIMIT: i64 = 200;
+const LIST_LIMIT: usize = 200;
 
 #[http_component]
 fn handle(request: Request) -> anyhow::Result<impl IntoResponse> {
@@ -59,31 +59,29 @@ fn answer(request: &Request) -> Response {
         return page(404, "見つかりません", "<p>ページが見つかりません。</p>");
     }
     let rest = request.path().trim_start_matches("/_dev/mail").trim_matches('/');
-    let db = match Connection::open_default() {
+    let mut db = match SpinSqlite::open_default() {
         Ok(db) => db,
-        Err(e) => return unavailable(&e.to_string()),
+        Err(e) => return unavailable(&e),
     };
     // No outbox table yet: nothing was ever sent.
-    match db.execute(sql::OUTBOX_EXISTS, &[]) {
-        Ok(exists) if exists.rows.is_empty() => return list_page(&[]),
-        Ok(_) => {}
-        Err(e) => return unavailable(&e.to_string()),
+    match outbox::exists(&mut db) {
+        Ok(false) => return list_page(&[]),
+        Ok(true) => {}
+        Err(e) => return unavailable(&e),
     }
     if rest.is_empty() {
-        return match db.execute(sql::OUTBOX_LIST, &[Value::Integer(LIST_LIMIT)]) {
-            Ok(QueryResult { rows, .. }) => list_page(&rows),
-            Err(e) => unavailable(&e.to_string()),
+        return match outbox::list(&mut db, LIST_LIMIT) {
+            Ok(messages) => list_page(&messages),
+            Err(e) => unavailable(&e),
         };
     }
-    let Ok(id) = rest.parse::<i64>() else {
+    let Ok(id) = rest.parse::<u64>() else {
         return not_found();
     };
-    match db.execute(sql::OUTBOX_GET, &[Value::Integer(id)]) {
-        Ok(QueryResult { rows, .. }) => match rows.first() {
-            Some(row) => message_page(row),
-            None => not_found(),
-        },
-        Err(e) => unavailable(&e.to_string()),
+    match outbox::get(&mut db, id) {
+        Ok(Some(queued)) => message_page(&queued),
+        Ok(None) => not_found(),
+        Err(e) => unavailable(&e),
     }
 }
 
@@ -156,24 +154,21 @@ fn from_loopback(request: &Request) -> bool {
         .is_some_and(|addr| addr.ip().is_loopback())
 }
 
-fn cell(row: &RowResult, index: usize) -> String {
-    escape(row.get::<&str>(index).unwrap_or_default())
-}
-
-fn list_page(rows: &[RowResult]) -> Response {
+fn list_page(messages: &[QueuedMessage]) -> Response {
     let mut html = String::new();
-    for row in rows {
-        let id = row.get::<i64>(0).unwrap_or_default();
+    for queued in messages {
+        let message = &queued.message;
         let _ = write!(
             html,
             "<tr><td><a href=\"/_dev/mail/{id}\">#{id}</a></td><td>{to}</td><td>{subject}</td><td>{kind}</td><td>{state}</td></tr>",
-            to = cell(row, 1),
-            subject = cell(row, 2),
-            kind = cell(row, 3),
-            state = cell(row, 4),
+            id = queued.id,
+            to = escape(&message.to),
+            subject = escape(&message.subject),
+            kind = escape(&message.kind),
+            state = queued.state.as_str(),
         );
     }
-    if rows.is_empty() {
+    if messages.is_empty() {
         html.push_str("<tr><td colspan=\"5\">メールはまだありません。</td></tr>");
     }
     page(
@@ -185,11 +180,11 @@ fn list_page(rows: &[RowResult]) -> Response {
     )
 }
 
-fn message_page(row: &RowResult) -> Response {
+fn message_page(queued: &QueuedMessage) -> Response {
+    let message = &queued.message;
     // URLs become links: the developer's next step is opening the link.
-    let body: String = row
-        .get::<&str>(2)
-        .unwrap_or_default()
+    let body: String = message
+        .text
         .lines()
         .map(|line| {
             let trimmed = line.trim();
@@ -200,20 +195,21 @@ fn message_page(row: &RowResult) -> Response {
             }
         })
         .collect();
-    let last_error = row
-        .get::<&str>(6)
+    let last_error = queued
+        .last_error
+        .as_deref()
         .map(|error| format!("<dt>最後のエラー</dt><dd>{}</dd>", escape(error)))
         .unwrap_or_default();
     page(
         200,
-        row.get::<&str>(1).unwrap_or_default(),
+        &message.subject,
         &format!(
             "<p><a href=\"/_dev/mail\">← 一覧</a></p><dl><dt>宛先</dt><dd>{to}</dd><dt>件名</dt><dd>{subject}</dd><dt>種類</dt><dd>{kind}</dd><dt>状態</dt><dd>{state}（{attempts}回試行）</dd>{last_error}</dl><pre>{body}</pre>",
-            to = cell(row, 0),
-            subject = cell(row, 1),
-            kind = cell(row, 3),
-            state = cell(row, 4),
-            attempts = row.get::<i64>(5).unwrap_or_default(),
+            to = escape(&message.to),
+            subject = escape(&message.subject),
+            kind = escape(&message.kind),
+            state = queued.state.as_str(),
+            attempts = queued.attempts,
         ),
     )
 }
@@ -222,8 +218,8 @@ fn not_found() -> Response {
     page(404, "見つかりません", "<p>そのメールはありません。</p>")
 }
 
-fn unavailable(error: &str) -> Response {
-    page(503, "エラー", &escape(error))
+fn unavailable(error: &SqlError) -> Response {
+    page(503, "エラー", &escape(&error.0))
 }
 
 /// A page with the headers of the wasmtime host's dev pages.

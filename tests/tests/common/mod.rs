@@ -362,12 +362,17 @@ impl Harness {
     /// Screens 1–5 for the sample policyholder; returns the mailed link
     /// token (read out of the queued mail, as a customer would).
     pub fn mail_link(&self, contact: &str) -> String {
+        self.send_enrollment_mail(contact);
+        link_token(&self.last_mail())
+    }
+
+    /// Enrollment up to the mail with the link, sent to `contact`.
+    pub fn send_enrollment_mail(&self, contact: &str) {
         let flow = self.start(Some("AG001")).expect("start");
         self.submit_customer(&flow, &yamada(), &terms())
             .expect("customer");
         self.submit_contact(&flow, KEYWORD, contact).expect("contact");
         self.confirm(&flow).expect("confirm");
-        link_token(&self.last_mail())
     }
 
     /// A whole enrollment; returns the session.

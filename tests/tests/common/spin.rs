@@ -1,6 +1,6 @@
 //! The Spin side of the harness: `spin.toml` as Spin reads it, the
 //! composition `spin up` makes from it, and reads of the Spin app's SQLite
-//! database (the adapter's `cw_*` tables, `spin/adapter/src/sql.rs`).
+//! database (the adapter's `cw_*` tables: customer-web-sql's and its directory's).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
