@@ -91,7 +91,6 @@ impl<D: Database> Outbox for SqlOutbox<D> {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
 
     use super::super::DeliveryState;
     use super::*;
@@ -205,33 +204,8 @@ mod tests {
                 .enqueue(&message(&format!("user{index}@example.jp")), 10)
                 .unwrap();
         }
-        let workers: Vec<_> = (0..4)
-            .map(|_| Arc::new(SqliteOutbox::open(&path).unwrap()))
-            .collect();
-        let handles: Vec<_> = workers
-            .into_iter()
-            .map(|outbox| {
-                std::thread::spawn(move || {
-                    let mut claimed = Vec::new();
-                    loop {
-                        let batch = outbox.claim_due(10, 600, 7).unwrap();
-                        if batch.is_empty() {
-                            break claimed;
-                        }
-                        claimed.extend(batch.into_iter().map(|queued| queued.id));
-                    }
-                })
-            })
-            .collect();
-        let mut all: Vec<u64> = handles
-            .into_iter()
-            .flat_map(|handle| handle.join().unwrap())
-            .collect();
-        all.sort_unstable();
-        let before = all.len();
-        all.dedup();
-        assert_eq!(before, all.len(), "a message was claimed twice");
-        assert_eq!(all.len(), MESSAGES);
+        let workers: Vec<SqliteOutbox> = (0..4).map(|_| SqliteOutbox::open(&path).unwrap()).collect();
+        super::super::tests::assert_each_claimed_once(&workers, 10, MESSAGES);
     }
 
     #[test]
