@@ -59,6 +59,13 @@ impl Clock {
     }
 }
 
+/// The stores' expiry reads the same clock as the component.
+impl customer_web_core::ports::Clock for Clock {
+    fn now(&self) -> u64 {
+        Clock::now(self)
+    }
+}
+
 impl wasmtime_wasi::HostWallClock for Clock {
     fn resolution(&self) -> Duration {
         Duration::from_nanos(1)

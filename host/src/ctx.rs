@@ -17,7 +17,7 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::directory::{Directory, FileDirectory};
 use crate::mail::{MemoryOutbox, Outbox, PostgresOutbox, SqliteOutbox};
-use crate::storage::{MemoryStore, PostgresStore, SqliteStore, Store};
+use crate::storage::{MemoryStore, PostgresStore, SharedStore, SqliteStore};
 
 /// The name of the database file in a data directory.
 pub const DATABASE_FILE: &str = "customer-web.sqlite3";
@@ -25,8 +25,8 @@ pub const DATABASE_FILE: &str = "customer-web.sqlite3";
 /// The capabilities the host supplies to the component.
 #[derive(Clone)]
 pub struct Capabilities {
-    /// Versioned key-value storage.
-    pub store: Arc<dyn Store>,
+    /// Versioned key-value storage, on [`Capabilities::clock`].
+    pub store: Arc<dyn SharedStore>,
     /// The durable outbox mail goes into.
     pub outbox: Arc<dyn Outbox>,
     /// The insurer's policyholders and contracts.
@@ -42,13 +42,14 @@ pub struct Capabilities {
 impl Capabilities {
     /// Everything in memory, with the sample directory: for tests.
     pub fn in_memory() -> Self {
+        let clock = Clock::system();
         Capabilities {
-            store: Arc::new(MemoryStore::new()),
+            store: Arc::new(MemoryStore::new(Arc::new(clock.clone()))),
             outbox: Arc::new(MemoryOutbox::new()),
             directory: Arc::new(FileDirectory::sample()),
             audit: Arc::new(MemoryAuditLog::new()),
             settings: Settings::default(),
-            clock: Clock::system(),
+            clock,
         }
     }
 
@@ -61,13 +62,14 @@ impl Capabilities {
     /// Storage, outbox and audit trail in the SQLite file at `path`.
     pub fn sqlite_file(db: &Path, directory: Arc<dyn Directory>) -> anyhow::Result<Self> {
         let db = db.to_path_buf();
+        let clock = Clock::system();
         Ok(Capabilities {
-            store: Arc::new(SqliteStore::open(&db)?),
+            store: Arc::new(SqliteStore::open(&db, Arc::new(clock.clone()))?),
             outbox: Arc::new(SqliteOutbox::open(&db)?),
             directory,
             audit: Arc::new(SqliteAuditLog::open(&db)?),
             settings: Settings::default(),
-            clock: Clock::system(),
+            clock,
         })
     }
 
@@ -75,13 +77,14 @@ impl Capabilities {
     /// over one pool of at most `connections`: what several hosts share.
     pub fn postgres(url: &str, connections: usize, directory: Arc<dyn Directory>) -> anyhow::Result<Self> {
         let pool = Arc::new(customer_web_sql::postgres::PgPool::connect(url, connections)?);
+        let clock = Clock::system();
         Ok(Capabilities {
-            store: Arc::new(PostgresStore::on(pool.clone())?),
+            store: Arc::new(PostgresStore::on(pool.clone(), Arc::new(clock.clone()))?),
             outbox: Arc::new(PostgresOutbox::on(pool.clone())?),
             directory,
             audit: Arc::new(PostgresAuditLog::on(pool)?),
             settings: Settings::default(),
-            clock: Clock::system(),
+            clock,
         })
     }
 

@@ -63,8 +63,8 @@ pub const PURGE_INTERVAL: Duration = Duration::from_secs(300);
 /// One purge pass, as the scheduler runs it: every record whose expiry
 /// has passed leaves storage. Flows and throttle rows are made by anyone;
 /// this keeps storage bounded by what is alive.
-pub fn purge_pass(caps: &crate::Capabilities) -> anyhow::Result<usize> {
-    let purged = caps.store.purge_expired(caps.clock.now())?;
+pub fn purge_pass(caps: &crate::Capabilities) -> anyhow::Result<u64> {
+    let purged = caps.store.purge_expired()?;
     if purged > 0 {
         tracing::info!(purged, "expired records purged");
     }

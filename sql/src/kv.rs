@@ -23,14 +23,9 @@
 //!   are `bytea` (PostgreSQL's text cannot hold NUL) and compare as bytes.
 
 use customer_web_core::ports::{Condition, Entry, WriteOutcome};
+pub use customer_web_core::ports::{MAX_KEY_BYTES, MAX_VALUE_BYTES, too_large};
 
 use crate::{Connection, Dialect, Schema, SqlError, Statement, Value};
-
-/// The longest key accepted, in bytes.
-pub const MAX_KEY_BYTES: usize = 512;
-
-/// The largest value accepted, in bytes (1 MiB).
-pub const MAX_VALUE_BYTES: usize = 1024 * 1024;
 
 /// The store's schema. Steps are append-only: add one, never edit a
 /// shipped one.
@@ -197,12 +192,6 @@ pub const VERSIONS: Statement = Statement {
     postgres: "SELECT key, version FROM cw_kv WHERE expires_at IS NULL OR expires_at > $1
                ORDER BY key",
 };
-
-/// Whether a key or value is past the limits ([`MAX_KEY_BYTES`],
-/// [`MAX_VALUE_BYTES`]); checked before any database work.
-pub fn too_large(key: &str, value: Option<&[u8]>) -> bool {
-    key.len() > MAX_KEY_BYTES || value.is_some_and(|v| v.len() > MAX_VALUE_BYTES)
-}
 
 /// A key as a parameter: text in SQLite, bytes in PostgreSQL.
 fn key(dialect: Dialect, key: &str) -> Value {

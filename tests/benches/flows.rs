@@ -322,10 +322,9 @@ fn wasm_enrollment(h: &Harness, i: usize) -> Duration {
     // A policyholder registers once; giving the reservation back lets the
     // same sample customer enroll again next iteration.
     let store = &h.host.capabilities().store;
-    let now = h.now();
-    for (key, _) in store.versions(now).expect("storage") {
+    for (key, _) in store.versions().expect("storage") {
         if key.starts_with("customer/") {
-            store.delete(&key, Condition::Any, now).expect("storage");
+            store.delete(&key, Condition::Any).expect("storage");
         }
     }
     to_mail + from_mail

@@ -127,7 +127,7 @@ fn a_real_browser_walks_enrollment_and_recovery_and_photographs_every_screen() {
         mails,
         keys: caps
             .store
-            .versions(caps.clock.now())
+            .versions()
             .expect("storage")
             .into_iter()
             .map(|(key, _)| key)

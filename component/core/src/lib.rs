@@ -18,12 +18,15 @@
 
 pub mod account;
 pub mod common_passwords;
+#[cfg(any(test, feature = "testing"))]
+pub mod conformance;
 pub mod credentials;
 pub mod enrollment;
 pub mod error;
 pub mod kv;
 pub mod link;
 pub mod mail;
+pub mod memory;
 pub mod model;
 pub mod ports;
 pub mod records;

@@ -37,7 +37,32 @@ pub enum WriteOutcome {
     Conflict,
 }
 
+/// The longest key any store accepts, in bytes.
+pub const MAX_KEY_BYTES: usize = 512;
+
+/// The largest value any store accepts, in bytes.
+pub const MAX_VALUE_BYTES: usize = 1024 * 1024;
+
+/// Whether a key or value is past [`MAX_KEY_BYTES`] / [`MAX_VALUE_BYTES`]:
+/// every store refuses it before any other work, and writes nothing.
+pub fn too_large(key: &str, value: Option<&[u8]>) -> bool {
+    key.len() > MAX_KEY_BYTES || value.is_some_and(|v| v.len() > MAX_VALUE_BYTES)
+}
+
 /// Versioned key-value storage with compare-and-swap and expiry.
+///
+/// The contract every backend keeps (and `conformance` checks):
+/// - a read sees every write that returned before it;
+/// - a conditional write is an atomic compare-and-swap, with exactly one
+///   winner among racing writers, whatever connection or host they use;
+/// - versions are store-wide and never reused, even for a key deleted or
+///   expired and written again, so a stale writer never wins (ABA);
+/// - a key whose `expires_at` is at or before the store's clock reads as
+///   absent, and [`Condition::Absent`] holds for it;
+/// - deleting an absent key with `Absent` or `Any` is `Written(0)`, with
+///   `Version` a conflict;
+/// - a key or value past the limits ([`too_large`]) is an error, and
+///   nothing is written.
 pub trait Store {
     /// Reads a key; absent or expired is `None`.
     fn get(&self, key: &str) -> Result<Option<Entry>, PortError>;
@@ -51,6 +76,21 @@ pub trait Store {
     ) -> Result<WriteOutcome, PortError>;
     /// Deletes if `condition` holds.
     fn delete(&self, key: &str, condition: Condition) -> Result<WriteOutcome, PortError>;
+}
+
+/// What a host does to its store beside the flows: purging expired keys
+/// on a schedule, and counting and listing for operators and tests. No
+/// flow uses it, and the component cannot reach it.
+pub trait Housekeeping {
+    /// Removes the keys expired by the store's clock; returns how many.
+    fn purge_expired(&self) -> Result<u64, PortError>;
+    /// Number of live keys starting with `prefix` (literally: no wildcard,
+    /// no case folding).
+    fn count_prefix(&self, prefix: &str) -> Result<u64, PortError>;
+    /// Every live key with its version, sorted by key. Versions change on
+    /// every write, so two equal listings prove nothing was written in
+    /// between.
+    fn versions(&self) -> Result<Vec<(String, u64)>, PortError>;
 }
 
 /// Queues finished mail for delivery.

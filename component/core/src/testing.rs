@@ -3,106 +3,15 @@
 //! fixed directory, a clock that moves when told, and a seeded random
 //! source. Thread-safe, so races can be tested.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::model::{Contract, Date, Identity, Message, Policyholder, Settings, Timestamp};
 use crate::ports::{
-    Audit, AuditEvent, Clock, Condition, Config, Directory, Entry, Mailer, PortError, Ports, Rng, Store,
-    WriteOutcome,
+    Audit, AuditEvent, Clock, Config, Directory, Mailer, PortError, Ports, Rng,
 };
 
-/// A versioned in-memory store.
-#[derive(Default)]
-pub struct MemStore {
-    map: Mutex<HashMap<String, (Entry, Option<Timestamp>)>>,
-    versions: AtomicU64,
-    clock: FakeClock,
-}
-
-impl MemStore {
-    /// Number of live keys starting with `prefix`.
-    pub fn count(&self, prefix: &str) -> usize {
-        let now = self.clock.now();
-        let map = self.map.lock().unwrap_or_else(|e| e.into_inner());
-        map.iter()
-            .filter(|(k, (_, exp))| k.starts_with(prefix) && exp.is_none_or(|e| e > now))
-            .count()
-    }
-
-    /// A copy of every live key and value, to compare storage before and
-    /// after a step.
-    pub fn snapshot(&self) -> Vec<(String, Vec<u8>)> {
-        let map = self.map.lock().unwrap_or_else(|e| e.into_inner());
-        let mut all: Vec<_> = map
-            .iter()
-            .map(|(k, (e, _))| (k.clone(), e.value.clone()))
-            .collect();
-        all.sort();
-        all
-    }
-
-    fn live<'m>(
-        map: &'m HashMap<String, (Entry, Option<Timestamp>)>,
-        key: &str,
-        now: Timestamp,
-    ) -> Option<&'m Entry> {
-        map.get(key)
-            .filter(|(_, exp)| exp.is_none_or(|e| e > now))
-            .map(|(e, _)| e)
-    }
-
-    fn holds(current: Option<&Entry>, condition: Condition) -> bool {
-        match (condition, current) {
-            (Condition::Any, _) => true,
-            (Condition::Absent, c) => c.is_none(),
-            (Condition::Version(v), Some(e)) => e.version == v,
-            (Condition::Version(_), None) => false,
-        }
-    }
-}
-
-impl Store for MemStore {
-    fn get(&self, key: &str) -> Result<Option<Entry>, PortError> {
-        let map = self.map.lock().unwrap_or_else(|e| e.into_inner());
-        Ok(Self::live(&map, key, self.clock.now()).cloned())
-    }
-
-    fn put(
-        &self,
-        key: &str,
-        value: &[u8],
-        condition: Condition,
-        expires_at: Option<Timestamp>,
-    ) -> Result<WriteOutcome, PortError> {
-        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
-        if !Self::holds(Self::live(&map, key, self.clock.now()), condition) {
-            return Ok(WriteOutcome::Conflict);
-        }
-        let version = self.versions.fetch_add(1, Ordering::SeqCst) + 1;
-        map.insert(
-            key.to_owned(),
-            (
-                Entry {
-                    value: value.to_vec(),
-                    version,
-                },
-                expires_at,
-            ),
-        );
-        Ok(WriteOutcome::Written(version))
-    }
-
-    fn delete(&self, key: &str, condition: Condition) -> Result<WriteOutcome, PortError> {
-        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
-        if !Self::holds(Self::live(&map, key, self.clock.now()), condition) {
-            return Ok(WriteOutcome::Conflict);
-        }
-        map.remove(key);
-        Ok(WriteOutcome::Written(0))
-    }
-}
+pub use crate::memory::MemoryStore;
 
 /// A mailer that keeps what it is given.
 #[derive(Default)]
@@ -187,16 +96,21 @@ impl Audit for MemAudit {
 
 /// A clock that stands still until moved. Clones share the time.
 #[derive(Clone)]
-pub struct FakeClock(std::sync::Arc<AtomicU64>);
+pub struct FakeClock(Arc<AtomicU64>);
 
 impl Default for FakeClock {
     /// 2026-11-25 14:31 JST.
     fn default() -> Self {
-        FakeClock(std::sync::Arc::new(AtomicU64::new(1_795_584_660)))
+        FakeClock(Arc::new(AtomicU64::new(1_795_584_660)))
     }
 }
 
 impl FakeClock {
+    /// A clock standing at `seconds` since the Unix epoch.
+    pub fn at(seconds: Timestamp) -> Self {
+        FakeClock(Arc::new(AtomicU64::new(seconds)))
+    }
+
     /// Moves the clock forward.
     pub fn advance(&self, seconds: u64) {
         self.0.fetch_add(seconds, Ordering::SeqCst);
@@ -232,7 +146,7 @@ impl Rng for SeqRng {
 /// policyholder (山田 太郎) holding two contracts.
 pub struct World {
     /// Storage.
-    pub store: MemStore,
+    pub store: MemoryStore,
     /// Mail.
     pub mailer: CapturingMailer,
     /// Directory.
@@ -258,10 +172,7 @@ impl World {
     pub fn new() -> Self {
         let clock = FakeClock::default();
         World {
-            store: MemStore {
-                clock: clock.clone(),
-                ..MemStore::default()
-            },
+            store: MemoryStore::new(Arc::new(clock.clone())),
             mailer: CapturingMailer::default(),
             directory: FixedDirectory {
                 holders: vec![(sample_identity(), sample_policyholder(), sample_contracts())],

@@ -1,4 +1,7 @@
-//! `customer-web:plugin/storage` over the host's [`Store`](crate::storage::Store).
+//! `customer-web:plugin/storage` over the host's store: the core's
+//! [`Store`](crate::storage::Store) port. Keys and values past the limits
+//! are `too-large` before the backend is asked; any backend fault is
+//! `unavailable`.
 
 use crate::bindings::customer_web::plugin::storage::{self, Condition, Entry, Error, WriteOutcome};
 use crate::ctx::HostCtx;
@@ -19,21 +22,21 @@ fn outcome(o: backend::WriteOutcome) -> WriteOutcome {
     }
 }
 
-fn error(e: backend::StoreError) -> Error {
+fn error(e: backend::PortError) -> Error {
     tracing::warn!(error = %e, "customer_web.store fault");
-    match e {
-        backend::StoreError::Unavailable(m) => Error::Unavailable(m),
-        backend::StoreError::TooLarge => Error::TooLarge,
-    }
+    Error::Unavailable(e.0)
 }
 
 impl storage::Host for HostCtx {
     fn get(&mut self, key: String) -> wasmtime::Result<Result<Option<Entry>, Error>> {
         let _span = tracing::debug_span!("customer_web.store.get").entered();
+        if backend::too_large(&key, None) {
+            return Ok(Err(Error::TooLarge));
+        }
         Ok(self
             .caps
             .store
-            .get(&key, self.now())
+            .get(&key)
             .map(|e| {
                 e.map(|e| Entry {
                     value: e.value,
@@ -51,20 +54,26 @@ impl storage::Host for HostCtx {
         expires_at: Option<u64>,
     ) -> wasmtime::Result<Result<WriteOutcome, Error>> {
         let _span = tracing::debug_span!("customer_web.store.put").entered();
+        if backend::too_large(&key, Some(&value)) {
+            return Ok(Err(Error::TooLarge));
+        }
         Ok(self
             .caps
             .store
-            .put(&key, &value, condition(c), expires_at, self.now())
+            .put(&key, &value, condition(c), expires_at)
             .map(outcome)
             .map_err(error))
     }
 
     fn delete(&mut self, key: String, c: Condition) -> wasmtime::Result<Result<WriteOutcome, Error>> {
         let _span = tracing::debug_span!("customer_web.store.delete").entered();
+        if backend::too_large(&key, None) {
+            return Ok(Err(Error::TooLarge));
+        }
         Ok(self
             .caps
             .store
-            .delete(&key, condition(c), self.now())
+            .delete(&key, condition(c))
             .map(outcome)
             .map_err(error))
     }

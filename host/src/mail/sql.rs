@@ -178,18 +178,19 @@ mod tests {
     fn shares_a_file_with_the_store() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("host.db");
-        let store = SqliteStore::open(&path).unwrap();
+        let clock = || Arc::new(customer_web_core::testing::FakeClock::at(1));
+        let store = SqliteStore::open(&path, clock()).unwrap();
         let outbox = SqliteOutbox::open(&path).unwrap();
         assert!(matches!(
-            store.put("k", b"v", Condition::Absent, None, 1),
+            store.put("k", b"v", Condition::Absent, None),
             Ok(WriteOutcome::Written(_))
         ));
         let id = outbox.enqueue(&message("a@example.jp"), 1).unwrap();
         drop((store, outbox));
         // Reopened in the other order: neither schema disturbs the other.
         let outbox = SqliteOutbox::open(&path).unwrap();
-        let store = SqliteStore::open(&path).unwrap();
-        assert_eq!(store.get("k", 1).unwrap().unwrap().value, b"v");
+        let store = SqliteStore::open(&path, clock()).unwrap();
+        assert_eq!(store.get("k").unwrap().unwrap().value, b"v");
         assert!(outbox.get(id).unwrap().is_some());
     }
 

@@ -9,16 +9,23 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use customer_web_core::ports::Clock;
 use customer_web_sql::postgres::PgPool;
 use customer_web_sql::sqlite::SqliteFile;
 use customer_web_sql::{Database, SqlError, kv};
 
-use super::{Condition, Entry, Store, StoreError, WriteOutcome, check_key, check_value};
+use super::{Condition, Entry, Housekeeping, PortError, Store, WriteOutcome, too_large};
 
-/// A [`Store`] on a [`Database`].
-#[derive(Debug)]
+/// A [`Store`] on a [`Database`], reading a clock for expiry.
 pub struct SqlStore<D> {
     db: D,
+    clock: Arc<dyn Clock + Send + Sync>,
+}
+
+impl<D: std::fmt::Debug> std::fmt::Debug for SqlStore<D> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqlStore").field("db", &self.db).finish_non_exhaustive()
+    }
 }
 
 /// The store in a SQLite file.
@@ -32,27 +39,34 @@ impl SqliteStore {
     /// the parent directory and the tables as needed. Each store has its
     /// own connection, so several (in this process or others) may share
     /// one file and see each other's writes at once.
-    pub fn open(path: &Path) -> anyhow::Result<Self> {
-        SqlStore::on(SqliteFile::open(path)?)
+    pub fn open(path: &Path, clock: Arc<dyn Clock + Send + Sync>) -> anyhow::Result<Self> {
+        SqlStore::on(SqliteFile::open(path)?, clock)
     }
 }
 
 impl<D: Database> SqlStore<D> {
     /// The store on `db`, its schema brought up to date.
-    pub fn on(db: D) -> anyhow::Result<Self> {
+    pub fn on(db: D, clock: Arc<dyn Clock + Send + Sync>) -> anyhow::Result<Self> {
         db.migrate(&kv::SCHEMA)?;
-        Ok(Self { db })
+        Ok(Self { db, clock })
+    }
+
+    fn run<T>(&self, f: impl FnOnce(&mut dyn customer_web_sql::Connection, u64) -> Result<T, SqlError>) -> Result<T, PortError> {
+        let now = self.clock.now();
+        self.db.with(|c| f(c, now)).map_err(|e| PortError(e.0))
     }
 }
 
-pub(crate) fn unavailable(error: SqlError) -> StoreError {
-    StoreError::Unavailable(error.0)
+fn refused() -> PortError {
+    PortError("key or value too large".into())
 }
 
 impl<D: Database> Store for SqlStore<D> {
-    fn get(&self, key: &str, now: u64) -> Result<Option<Entry>, StoreError> {
-        check_key(key)?;
-        self.db.with(|c| kv::get(c, key, now)).map_err(unavailable)
+    fn get(&self, key: &str) -> Result<Option<Entry>, PortError> {
+        if too_large(key, None) {
+            return Err(refused());
+        }
+        self.run(|c, now| kv::get(c, key, now))
     }
 
     fn put(
@@ -61,37 +75,32 @@ impl<D: Database> Store for SqlStore<D> {
         value: &[u8],
         condition: Condition,
         expires_at: Option<u64>,
-        now: u64,
-    ) -> Result<WriteOutcome, StoreError> {
-        check_key(key)?;
-        check_value(value)?;
-        self.db
-            .with(|c| kv::put(c, key, value, condition, expires_at, now))
-            .map_err(unavailable)
+    ) -> Result<WriteOutcome, PortError> {
+        if too_large(key, Some(value)) {
+            return Err(refused());
+        }
+        self.run(|c, now| kv::put(c, key, value, condition, expires_at, now))
     }
 
-    fn delete(&self, key: &str, condition: Condition, now: u64) -> Result<WriteOutcome, StoreError> {
-        check_key(key)?;
-        self.db
-            .with(|c| kv::delete(c, key, condition, now))
-            .map_err(unavailable)
+    fn delete(&self, key: &str, condition: Condition) -> Result<WriteOutcome, PortError> {
+        if too_large(key, None) {
+            return Err(refused());
+        }
+        self.run(|c, now| kv::delete(c, key, condition, now))
+    }
+}
+
+impl<D: Database> Housekeeping for SqlStore<D> {
+    fn purge_expired(&self) -> Result<u64, PortError> {
+        self.run(kv::purge_expired)
     }
 
-    fn purge_expired(&self, now: u64) -> Result<usize, StoreError> {
-        let purged = self.db.with(|c| kv::purge_expired(c, now)).map_err(unavailable)?;
-        Ok(usize::try_from(purged).unwrap_or(usize::MAX))
+    fn count_prefix(&self, prefix: &str) -> Result<u64, PortError> {
+        self.run(|c, now| kv::count_prefix(c, prefix, now))
     }
 
-    fn count_prefix(&self, prefix: &str, now: u64) -> Result<usize, StoreError> {
-        let count = self
-            .db
-            .with(|c| kv::count_prefix(c, prefix, now))
-            .map_err(unavailable)?;
-        Ok(usize::try_from(count).unwrap_or(usize::MAX))
-    }
-
-    fn versions(&self, now: u64) -> Result<Vec<(String, u64)>, StoreError> {
-        self.db.with(|c| kv::versions(c, now)).map_err(unavailable)
+    fn versions(&self) -> Result<Vec<(String, u64)>, PortError> {
+        self.run(kv::versions)
     }
 }
 
@@ -99,7 +108,14 @@ impl<D: Database> Store for SqlStore<D> {
 mod tests {
     use rusqlite::{Connection, TransactionBehavior};
 
+    use customer_web_core::testing::FakeClock;
+
     use super::*;
+
+    /// A clock standing at `seconds`.
+    fn clock(seconds: u64) -> Arc<FakeClock> {
+        Arc::new(FakeClock::at(seconds))
+    }
 
     /// A file the first layout wrote (table `kv`, a version counter) comes
     /// through the move to `cw_kv` with every value and version, and later
@@ -123,23 +139,25 @@ mod tests {
             )
             .unwrap();
         }
-        let store = SqliteStore::open(&path).unwrap();
+        let time = FakeClock::at(10);
+        let store = SqliteStore::open(&path, Arc::new(time.clone())).unwrap();
         assert_eq!(
-            store.get("flow/a", 10).unwrap(),
+            store.get("flow/a").unwrap(),
             Some(Entry {
                 value: vec![1],
                 version: 7
             })
         );
-        assert_eq!(store.get("session/b", 10).unwrap().unwrap().version, 9);
+        assert_eq!(store.get("session/b").unwrap().unwrap().version, 9);
+        time.advance(490);
         assert_eq!(
-            store.get("session/b", 500).unwrap(),
+            store.get("session/b").unwrap(),
             None,
             "the expiry came along"
         );
         // The holder of version 7 still wins its compare-and-swap.
         let WriteOutcome::Written(next) = store
-            .put("flow/a", b"x", Condition::Version(7), None, 10)
+            .put("flow/a", b"x", Condition::Version(7), None)
             .unwrap()
         else {
             panic!("the migrated version did not match");
@@ -161,28 +179,28 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("data/store.db");
         let (kept, deleted) = {
-            let store = SqliteStore::open(&path).unwrap();
-            let WriteOutcome::Written(kept) = store.put("kept", b"v", Condition::Absent, None, 10).unwrap()
+            let store = SqliteStore::open(&path, clock(10)).unwrap();
+            let WriteOutcome::Written(kept) = store.put("kept", b"v", Condition::Absent, None).unwrap()
             else {
                 panic!("first write conflicted");
             };
             let WriteOutcome::Written(deleted) =
-                store.put("gone", b"v", Condition::Absent, None, 10).unwrap()
+                store.put("gone", b"v", Condition::Absent, None).unwrap()
             else {
                 panic!("second write conflicted");
             };
-            store.delete("gone", Condition::Any, 10).unwrap();
+            store.delete("gone", Condition::Any).unwrap();
             (kept, deleted)
         };
-        let store = SqliteStore::open(&path).unwrap();
+        let store = SqliteStore::open(&path, clock(10)).unwrap();
         assert_eq!(
-            store.get("kept", 10).unwrap(),
+            store.get("kept").unwrap(),
             Some(Entry {
                 value: b"v".to_vec(),
                 version: kept
             })
         );
-        let WriteOutcome::Written(recreated) = store.put("gone", b"w", Condition::Absent, None, 10).unwrap()
+        let WriteOutcome::Written(recreated) = store.put("gone", b"w", Condition::Absent, None).unwrap()
         else {
             panic!("recreating conflicted");
         };
@@ -193,51 +211,51 @@ mod tests {
     fn two_stores_on_one_file_see_each_others_writes() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("store.db");
-        let first = SqliteStore::open(&path).unwrap();
-        let second = SqliteStore::open(&path).unwrap();
+        let first = SqliteStore::open(&path, clock(10)).unwrap();
+        let second = SqliteStore::open(&path, clock(10)).unwrap();
         let WriteOutcome::Written(version) =
-            first.put("k", b"from first", Condition::Absent, None, 1).unwrap()
+            first.put("k", b"from first", Condition::Absent, None).unwrap()
         else {
             panic!("write conflicted");
         };
-        assert_eq!(second.get("k", 1).unwrap().unwrap().version, version);
+        assert_eq!(second.get("k").unwrap().unwrap().version, version);
         assert_eq!(
-            second.put("k", b"x", Condition::Absent, None, 1).unwrap(),
+            second.put("k", b"x", Condition::Absent, None).unwrap(),
             WriteOutcome::Conflict
         );
         assert!(matches!(
-            second.put("k", b"from second", Condition::Version(version), None, 1),
+            second.put("k", b"from second", Condition::Version(version), None),
             Ok(WriteOutcome::Written(_))
         ));
-        assert_eq!(first.get("k", 1).unwrap().unwrap().value, b"from second");
+        assert_eq!(first.get("k").unwrap().unwrap().value, b"from second");
         assert_eq!(
-            second.delete("k", Condition::Any, 1).unwrap(),
+            second.delete("k", Condition::Any).unwrap(),
             WriteOutcome::Written(0)
         );
-        assert_eq!(first.get("k", 1).unwrap(), None);
+        assert_eq!(first.get("k").unwrap(), None);
     }
 
     #[test]
     fn a_locked_file_is_reported_as_unavailable() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("store.db");
-        let store = SqliteStore::open(&path).unwrap();
+        let store = SqliteStore::open(&path, clock(10)).unwrap();
         // Another connection holds the write lock past the busy timeout.
         let mut blocker = Connection::open(&path).unwrap();
         let tx = blocker
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .unwrap();
         store.db.with(|c| c.batch("PRAGMA busy_timeout = 50")).unwrap();
-        let error = store.put("k", b"v", Condition::Any, None, 1).unwrap_err();
+        let error = store.put("k", b"v", Condition::Any, None).unwrap_err();
         assert!(
-            matches!(&error, StoreError::Unavailable(text) if text.contains("locked")),
+            error.0.contains("locked"),
             "unexpected error: {error}"
         );
         // Reads still work while another writer holds the lock (WAL).
-        assert_eq!(store.get("k", 1).unwrap(), None);
+        assert_eq!(store.get("k").unwrap(), None);
         drop(tx);
         assert!(matches!(
-            store.put("k", b"v", Condition::Any, None, 1),
+            store.put("k", b"v", Condition::Any, None),
             Ok(WriteOutcome::Written(_))
         ));
     }
@@ -246,23 +264,23 @@ mod tests {
     fn a_corrupt_row_is_an_error_not_a_panic() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("store.db");
-        let store = SqliteStore::open(&path).unwrap();
+        let store = SqliteStore::open(&path, clock(10)).unwrap();
         let conn = Connection::open(&path).unwrap();
         conn.execute(
             "INSERT INTO cw_kv (version, key, value, expires_at) VALUES (-5, 'bad', x'00', NULL)",
             [],
         )
         .unwrap();
-        assert!(matches!(store.get("bad", 1), Err(StoreError::Unavailable(_))));
+        assert!(store.get("bad").is_err());
         // Its holder can only be a writer that means to replace it.
         assert!(matches!(
-            store.put("bad", b"v", Condition::Version(5), None, 1),
+            store.put("bad", b"v", Condition::Version(5), None),
             Ok(WriteOutcome::Conflict)
         ));
         assert!(matches!(
-            store.put("bad", b"v", Condition::Any, None, 1),
+            store.put("bad", b"v", Condition::Any, None),
             Ok(WriteOutcome::Written(_))
         ));
-        assert_eq!(store.get("bad", 1).unwrap().unwrap().value, b"v");
+        assert_eq!(store.get("bad").unwrap().unwrap().value, b"v");
     }
 }

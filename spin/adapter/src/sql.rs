@@ -5,7 +5,7 @@
 //!
 //! The adapter runs these strings on Spin's `fermyon:spin/sqlite` database,
 //! `customer-web directory-sql` writes [`SCHEMA`] into the script that
-//! loads the insurer's directory, and `spin/sql-check` runs the very same
+//! loads the insurer's directory, and `spin/conformance` runs the very same
 //! strings natively on SQLite to test them.
 //!
 //! Every write is one statement, atomic in SQLite, and the seed statements

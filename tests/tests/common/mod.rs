@@ -179,7 +179,7 @@ impl Harness {
         self.host
             .capabilities()
             .store
-            .versions(self.now())
+            .versions()
             .expect("storage")
     }
 
@@ -190,7 +190,8 @@ impl Harness {
         self.host
             .capabilities()
             .store
-            .count_prefix(prefix, self.now())
+            .count_prefix(prefix)
+            .map(|n| usize::try_from(n).unwrap_or(usize::MAX))
             .expect("storage")
     }
 

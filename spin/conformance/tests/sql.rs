@@ -10,7 +10,7 @@ use std::thread;
 use std::time::Duration;
 
 use customer_web_directory::{Date, Directory, FileDirectory, IdentityQuery};
-use customer_web_spin_sql_check::sql;
+use customer_web_spin_conformance::sql;
 use rusqlite::{Connection, OptionalExtension, params};
 
 const NOW: i64 = 1_700_000_000;
