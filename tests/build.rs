@@ -1,7 +1,9 @@
 //! Builds the Spin app's own components, so the Spin tests find them after
 //! a plain `cargo test`: the adapter (`SPIN_ADAPTER_WASM`) and the dev
 //! mailbox (`SPIN_DEV_MAILBOX_WASM`), each with exactly the cargo command
-//! of its build section in spin.toml, into target/spin. (The customer-web
+//! of its build section in spin.toml, into target/spin; and beside them
+//! the component that runs the storage checks through the adapter
+//! (`SPIN_CONFORMANCE_WASM`). (The customer-web
 //! component itself is host/build.rs's, in target/guest.)
 //!
 //! Each inner cargo gets its own target directory and a clean environment
@@ -19,6 +21,17 @@ const ADAPTER: [&str; 8] = [
     "build",
     "--package",
     "customer-web-spin-adapter",
+    "--release",
+    "--target",
+    "wasm32-wasip2",
+    "--target-dir",
+    "target/spin",
+];
+/// The conformance component (no build section: only the tests serve it).
+const CONFORMANCE: [&str; 8] = [
+    "build",
+    "--package",
+    "customer-web-spin-conformance",
     "--release",
     "--target",
     "wasm32-wasip2",
@@ -65,6 +78,11 @@ fn main() {
     println!(
         "cargo:rustc-env=SPIN_DEV_MAILBOX_WASM={}",
         release.join("customer_web_spin_dev_mailbox.wasm").display()
+    );
+    build(&root, &CONFORMANCE);
+    println!(
+        "cargo:rustc-env=SPIN_CONFORMANCE_WASM={}",
+        release.join("customer_web_spin_conformance.wasm").display()
     );
 }
 

@@ -41,12 +41,7 @@ fn forms_without_the_csrf_token_are_refused_and_change_nothing() {
     let (server, _dir) = sqlite_server();
     let mut b = server.browser();
     b.get("/enroll");
-    let before = server
-        .host
-        .capabilities()
-        .store
-        .versions()
-        .unwrap();
+    let before = server.host.capabilities().store.versions().unwrap();
     let terms = b.get("/enroll").field("accepted-terms").unwrap();
     let fields = walks::customer(&terms);
     let refused = b.post_form("/enroll", &refs(&fields));
@@ -54,12 +49,7 @@ fn forms_without_the_csrf_token_are_refused_and_change_nothing() {
     let mut forged: Vec<(&str, &str)> = refs(&fields);
     forged.push(("csrf", "forged-token"));
     assert_eq!(b.post_form("/enroll", &forged).status, 403);
-    let after = server
-        .host
-        .capabilities()
-        .store
-        .versions()
-        .unwrap();
+    let after = server.host.capabilities().store.versions().unwrap();
     assert_eq!(before, after);
 }
 
@@ -189,12 +179,7 @@ fn shutdown_lets_a_request_in_flight_finish() {
     // mail allowance, and is about to hash), then shut down.
     let caps = server.host.capabilities().clone();
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while caps
-        .store
-        .count_prefix("mail-window/")
-        .unwrap_or(0)
-        == 0
-    {
+    while caps.store.count_prefix("mail-window/").unwrap_or(0) == 0 {
         assert!(
             std::time::Instant::now() < deadline,
             "the request never reached the component"

@@ -91,7 +91,11 @@ impl<S: ?Sized> Copy for Check<S> {}
 /// Runs each check on a store from `fresh` (`None`: the backend is not
 /// available here, and `fresh` said so), its keys under the check's name.
 /// Answers how many ran, or the first failure, named.
-pub fn run<S>(checks: &[Check<S>], mut fresh: impl FnMut() -> Option<S>, time: &dyn Time) -> Result<usize, String> {
+pub fn run<S>(
+    checks: &[Check<S>],
+    mut fresh: impl FnMut() -> Option<S>,
+    time: &dyn Time,
+) -> Result<usize, String> {
     let mut ran = 0;
     for check in checks {
         let Some(store) = fresh() else { return Ok(ran) };
@@ -103,7 +107,12 @@ pub fn run<S>(checks: &[Check<S>], mut fresh: impl FnMut() -> Option<S>, time: &
 
 /// Runs each check on one shared store, its keys under `namespace` and the
 /// check's name: for a backend that is one database (the Spin app's).
-pub fn run_shared<S: ?Sized>(checks: &[Check<S>], store: &S, time: &dyn Time, namespace: &str) -> Result<usize, String> {
+pub fn run_shared<S: ?Sized>(
+    checks: &[Check<S>],
+    store: &S,
+    time: &dyn Time,
+    namespace: &str,
+) -> Result<usize, String> {
     for check in checks {
         let ns = format!("{namespace}{}", check.name);
         (check.run)(store, time, &ns).map_err(|failure| format!("{}: {failure}", check.name))?;
@@ -171,7 +180,9 @@ fn ensure(ok: bool, what: impl FnOnce() -> String) -> Result<(), String> {
 
 /// Fails unless `left == right`, showing both.
 fn same<T: PartialEq + std::fmt::Debug>(left: T, right: T, what: &str) -> Result<(), String> {
-    ensure(left == right, || format!("{what}: got {left:?}, expected {right:?}"))
+    ensure(left == right, || {
+        format!("{what}: got {left:?}, expected {right:?}")
+    })
 }
 
 /// The new version of a write that had to succeed.
@@ -206,7 +217,10 @@ fn put_get_and_versions<S: Store + ?Sized>(store: &S, _: &dyn Time, ns: &str) ->
         WriteOutcome::Conflict,
         "absent on a live key",
     )?;
-    let v2 = written(store.put(&one, b"two", Condition::Version(v1), None), "put version")?;
+    let v2 = written(
+        store.put(&one, b"two", Condition::Version(v1), None),
+        "put version",
+    )?;
     ensure(v2 > v1, || format!("version {v2} after {v1}"))?;
     same(
         reached(store.put(&one, b"stale", Condition::Version(v1), None), "put")?,
@@ -309,8 +323,13 @@ fn versions_are_never_reused<S: Store + ?Sized>(store: &S, time: &dyn Time, ns: 
         "put with a passed deadline",
     )?;
     same(reached(store.get(&b), "get")?, None, "a key past its deadline")?;
-    let recreated = written(store.put(&b, b"second", Condition::Absent, None), "put over an expired key")?;
-    ensure(recreated > expired, || format!("version {recreated} after {expired}"))?;
+    let recreated = written(
+        store.put(&b, b"second", Condition::Absent, None),
+        "put over an expired key",
+    )?;
+    ensure(recreated > expired, || {
+        format!("version {recreated} after {expired}")
+    })?;
     same(
         reached(store.put(&b, b"stale", Condition::Version(expired), None), "put")?,
         WriteOutcome::Conflict,
@@ -319,9 +338,16 @@ fn versions_are_never_reused<S: Store + ?Sized>(store: &S, time: &dyn Time, ns: 
 }
 
 fn expiry<S: Store + ?Sized>(store: &S, time: &dyn Time, ns: &str) -> Result<(), String> {
-    let (lapsing, kept, deadlined) = (format!("{ns}/lapsing"), format!("{ns}/kept"), format!("{ns}/deadlined"));
+    let (lapsing, kept, deadlined) = (
+        format!("{ns}/lapsing"),
+        format!("{ns}/kept"),
+        format!("{ns}/deadlined"),
+    );
     let deadline = time.now() + 2;
-    let v = written(store.put(&lapsing, b"s", Condition::Absent, Some(deadline)), "put")?;
+    let v = written(
+        store.put(&lapsing, b"s", Condition::Absent, Some(deadline)),
+        "put",
+    )?;
     // Rewriting without a deadline clears the old one…
     let first = written(store.put(&kept, b"s", Condition::Absent, Some(deadline)), "put")?;
     let again = written(store.put(&kept, b"t", Condition::Version(first), None), "rewrite")?;
@@ -338,7 +364,11 @@ fn expiry<S: Store + ?Sized>(store: &S, time: &dyn Time, ns: &str) -> Result<(),
     )?;
 
     time.pass(2);
-    same(reached(store.get(&lapsing), "get")?, None, "a key at its deadline")?;
+    same(
+        reached(store.get(&lapsing), "get")?,
+        None,
+        "a key at its deadline",
+    )?;
     same(
         reached(store.get(&kept), "get")?,
         Some(Entry {
@@ -347,7 +377,11 @@ fn expiry<S: Store + ?Sized>(store: &S, time: &dyn Time, ns: &str) -> Result<(),
         }),
         "a key rewritten without a deadline",
     )?;
-    same(reached(store.get(&deadlined), "get")?, None, "a key given a deadline")?;
+    same(
+        reached(store.get(&deadlined), "get")?,
+        None,
+        "a key given a deadline",
+    )?;
     // An expired key's version no longer matches, for put or delete.
     same(
         reached(store.put(&lapsing, b"x", Condition::Version(v), None), "put")?,
@@ -365,7 +399,10 @@ fn expiry<S: Store + ?Sized>(store: &S, time: &dyn Time, ns: &str) -> Result<(),
         WriteOutcome::Written(0),
         "deleting an expired key",
     )?;
-    let reborn = written(store.put(&lapsing, b"n", Condition::Absent, None), "absent on an expired key")?;
+    let reborn = written(
+        store.put(&lapsing, b"n", Condition::Absent, None),
+        "absent on an expired key",
+    )?;
     ensure(reborn > again, || format!("version {reborn} after {again}"))
 }
 
@@ -384,7 +421,11 @@ fn keys_are_exact_strings<S: Store + ?Sized>(store: &S, _: &dyn Time, ns: &str) 
             &format!("the value under {key:?}"),
         )?;
     }
-    same(reached(store.get(&format!("{ns}/a\0")), "get")?, None, "a prefix of a key")
+    same(
+        reached(store.get(&format!("{ns}/a\0")), "get")?,
+        None,
+        "a prefix of a key",
+    )
 }
 
 fn limits<S: Store + ?Sized>(store: &S, _: &dyn Time, ns: &str) -> Result<(), String> {
@@ -395,7 +436,10 @@ fn limits<S: Store + ?Sized>(store: &S, _: &dyn Time, ns: &str) -> Result<(), St
     let too_large = vec![7u8; MAX_VALUE_BYTES + 1];
     let small = format!("{ns}/small");
 
-    let v = written(store.put(&longest, &largest, Condition::Absent, None), "the largest write")?;
+    let v = written(
+        store.put(&longest, &largest, Condition::Absent, None),
+        "the largest write",
+    )?;
     same(
         reached(store.get(&longest), "get")?,
         Some(Entry {
@@ -407,13 +451,16 @@ fn limits<S: Store + ?Sized>(store: &S, _: &dyn Time, ns: &str) -> Result<(), St
     ensure(store.put(&too_long, b"v", Condition::Any, None).is_err(), || {
         "a key one byte too long was accepted".into()
     })?;
-    ensure(store.put(&small, &too_large, Condition::Any, None).is_err(), || {
-        "a value one byte too large was accepted".into()
-    })?;
+    ensure(
+        store.put(&small, &too_large, Condition::Any, None).is_err(),
+        || "a value one byte too large was accepted".into(),
+    )?;
     same(reached(store.get(&small), "get")?, None, "a refused write")?;
     // A multi-byte key is measured in bytes, not characters.
     let wide = format!("{stem}{}", "鍵".repeat((MAX_KEY_BYTES - stem.len()) / 3 + 1));
-    ensure(wide.chars().count() <= MAX_KEY_BYTES, || "the wide key is too short".into())?;
+    ensure(wide.chars().count() <= MAX_KEY_BYTES, || {
+        "the wide key is too short".into()
+    })?;
     ensure(store.put(&wide, b"v", Condition::Any, None).is_err(), || {
         "a key too long in bytes was accepted".into()
     })
@@ -464,7 +511,11 @@ fn parse_counter(value: &[u8]) -> Result<u64, String> {
 /// `threads` threads, spread over `stores` (connections, pools or hosts on
 /// one database), each adding `times` to one counter: with an atomic
 /// compare-and-swap every increment lands, and every store reads the sum.
-pub fn race<S: Store + Send + Sync + 'static>(stores: &[Arc<S>], threads: usize, times: u64) -> Result<(), String> {
+pub fn race<S: Store + Send + Sync + 'static>(
+    stores: &[Arc<S>],
+    threads: usize,
+    times: u64,
+) -> Result<(), String> {
     let key = "race/counter";
     let handles: Vec<_> = (0..threads)
         .map(|index| {
@@ -482,7 +533,11 @@ pub fn race<S: Store + Send + Sync + 'static>(stores: &[Arc<S>], threads: usize,
     Ok(())
 }
 
-fn purge_and_count<S: Store + Housekeeping + ?Sized>(store: &S, time: &dyn Time, ns: &str) -> Result<(), String> {
+fn purge_and_count<S: Store + Housekeeping + ?Sized>(
+    store: &S,
+    time: &dyn Time,
+    ns: &str,
+) -> Result<(), String> {
     let start = time.now();
     for (index, lifetime) in [Some(10), Some(20), None, Some(30)].into_iter().enumerate() {
         written(
@@ -495,12 +550,19 @@ fn purge_and_count<S: Store + Housekeeping + ?Sized>(store: &S, time: &dyn Time,
             "put",
         )?;
     }
-    written(store.put(&format!("{ns}/link/1"), b"l", Condition::Any, None), "put")?;
+    written(
+        store.put(&format!("{ns}/link/1"), b"l", Condition::Any, None),
+        "put",
+    )?;
     let count = |prefix: &str| reached(store.count_prefix(&format!("{ns}/{prefix}")), "count");
     same(count("flow/")?, 4, "live flows")?;
     same(count("link/")?, 1, "live links")?;
     same(count("")?, 5, "live keys")?;
-    same(reached(store.purge_expired(), "purge")?, 0, "purged before any deadline")?;
+    same(
+        reached(store.purge_expired(), "purge")?,
+        0,
+        "purged before any deadline",
+    )?;
 
     time.pass(20);
     same(count("flow/")?, 2, "live flows after 20 s")?;
@@ -512,9 +574,26 @@ fn purge_and_count<S: Store + Housekeeping + ?Sized>(store: &S, time: &dyn Time,
     same(count("")?, 2, "what is left")
 }
 
-fn prefixes_are_literal<S: Store + Housekeeping + ?Sized>(store: &S, _: &dyn Time, ns: &str) -> Result<(), String> {
-    for key in ["flow/1", "flow/2", "flo", "フロー/一", "a\0b", "a", "A", "a%", "a_"] {
-        written(store.put(&format!("{ns}/{key}"), b"v", Condition::Any, None), "put")?;
+fn prefixes_are_literal<S: Store + Housekeeping + ?Sized>(
+    store: &S,
+    _: &dyn Time,
+    ns: &str,
+) -> Result<(), String> {
+    for key in [
+        "flow/1",
+        "flow/2",
+        "flo",
+        "フロー/一",
+        "a\0b",
+        "a",
+        "A",
+        "a%",
+        "a_",
+    ] {
+        written(
+            store.put(&format!("{ns}/{key}"), b"v", Condition::Any, None),
+            "put",
+        )?;
     }
     let count = |prefix: &str| reached(store.count_prefix(&format!("{ns}/{prefix}")), "count");
     same(count("flow/")?, 2, "flow/")?;
@@ -527,7 +606,11 @@ fn prefixes_are_literal<S: Store + Housekeeping + ?Sized>(store: &S, _: &dyn Tim
     same(count("nothing/")?, 0, "an unused prefix")
 }
 
-fn versions_list<S: Store + Housekeeping + ?Sized>(store: &S, time: &dyn Time, ns: &str) -> Result<(), String> {
+fn versions_list<S: Store + Housekeeping + ?Sized>(
+    store: &S,
+    time: &dyn Time,
+    ns: &str,
+) -> Result<(), String> {
     let (b, a, gone) = (format!("{ns}/b"), format!("{ns}/a"), format!("{ns}/gone"));
     let vb = written(store.put(&b, b"1", Condition::Absent, None), "put")?;
     let va = written(store.put(&a, b"2", Condition::Absent, None), "put")?;
@@ -543,7 +626,11 @@ fn versions_list<S: Store + Housekeeping + ?Sized>(store: &S, time: &dyn Time, n
         WriteOutcome::Conflict,
         "a stale write",
     )?;
-    same(reached(store.versions(), "versions")?, before.clone(), "after a refused write")?;
+    same(
+        reached(store.versions(), "versions")?,
+        before.clone(),
+        "after a refused write",
+    )?;
     written(store.put(&b, b"1", Condition::Version(vb), None), "rewrite")?;
     ensure(reached(store.versions(), "versions")? != before, || {
         "a rewrite of the same bytes left the listing unchanged".into()
@@ -597,7 +684,11 @@ mod tests {
                 self.0.put(key, value, Condition::Any, expires_at)?;
                 Ok(WriteOutcome::Written(1))
             }
-            fn delete(&self, key: &str, condition: Condition) -> Result<WriteOutcome, crate::ports::PortError> {
+            fn delete(
+                &self,
+                key: &str,
+                condition: Condition,
+            ) -> Result<WriteOutcome, crate::ports::PortError> {
                 self.0.delete(key, condition)
             }
         }

@@ -3,13 +3,11 @@
 //! fixed directory, a clock that moves when told, and a seeded random
 //! source. Thread-safe, so races can be tested.
 
-use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use crate::model::{Contract, Date, Identity, Message, Policyholder, Settings, Timestamp};
-use crate::ports::{
-    Audit, AuditEvent, Clock, Config, Directory, Mailer, PortError, Ports, Rng,
-};
+use crate::ports::{Audit, AuditEvent, Clock, Config, Directory, Mailer, PortError, Ports, Rng};
 
 pub use crate::memory::MemoryStore;
 

@@ -31,8 +31,8 @@ mod tests {
 
     use customer_web_core::conformance::{self, housekeeping_checks, race, store_checks};
     use customer_web_core::testing::FakeClock;
-    use customer_web_sql::postgres::testing::TestDatabase;
     use customer_web_sql::postgres::PgPool;
+    use customer_web_sql::postgres::testing::TestDatabase;
 
     use super::*;
 
@@ -42,7 +42,10 @@ mod tests {
         let ran = conformance::run(&store_checks(), &mut fresh, clock).unwrap();
         let kept = conformance::run(&housekeeping_checks(), &mut fresh, clock).unwrap();
         if ran + kept > 0 {
-            assert_eq!((ran, kept), (store_checks::<S>().len(), housekeeping_checks::<S>().len()));
+            assert_eq!(
+                (ran, kept),
+                (store_checks::<S>().len(), housekeeping_checks::<S>().len())
+            );
         }
     }
 

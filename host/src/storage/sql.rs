@@ -24,7 +24,9 @@ pub struct SqlStore<D> {
 
 impl<D: std::fmt::Debug> std::fmt::Debug for SqlStore<D> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SqlStore").field("db", &self.db).finish_non_exhaustive()
+        f.debug_struct("SqlStore")
+            .field("db", &self.db)
+            .finish_non_exhaustive()
     }
 }
 
@@ -51,7 +53,10 @@ impl<D: Database> SqlStore<D> {
         Ok(Self { db, clock })
     }
 
-    fn run<T>(&self, f: impl FnOnce(&mut dyn customer_web_sql::Connection, u64) -> Result<T, SqlError>) -> Result<T, PortError> {
+    fn run<T>(
+        &self,
+        f: impl FnOnce(&mut dyn customer_web_sql::Connection, u64) -> Result<T, SqlError>,
+    ) -> Result<T, PortError> {
         let now = self.clock.now();
         self.db.with(|c| f(c, now)).map_err(|e| PortError(e.0))
     }
@@ -150,15 +155,9 @@ mod tests {
         );
         assert_eq!(store.get("session/b").unwrap().unwrap().version, 9);
         time.advance(490);
-        assert_eq!(
-            store.get("session/b").unwrap(),
-            None,
-            "the expiry came along"
-        );
+        assert_eq!(store.get("session/b").unwrap(), None, "the expiry came along");
         // The holder of version 7 still wins its compare-and-swap.
-        let WriteOutcome::Written(next) = store
-            .put("flow/a", b"x", Condition::Version(7), None)
-            .unwrap()
+        let WriteOutcome::Written(next) = store.put("flow/a", b"x", Condition::Version(7), None).unwrap()
         else {
             panic!("the migrated version did not match");
         };
@@ -184,8 +183,7 @@ mod tests {
             else {
                 panic!("first write conflicted");
             };
-            let WriteOutcome::Written(deleted) =
-                store.put("gone", b"v", Condition::Absent, None).unwrap()
+            let WriteOutcome::Written(deleted) = store.put("gone", b"v", Condition::Absent, None).unwrap()
             else {
                 panic!("second write conflicted");
             };
@@ -213,8 +211,7 @@ mod tests {
         let path = dir.path().join("store.db");
         let first = SqliteStore::open(&path, clock(10)).unwrap();
         let second = SqliteStore::open(&path, clock(10)).unwrap();
-        let WriteOutcome::Written(version) =
-            first.put("k", b"from first", Condition::Absent, None).unwrap()
+        let WriteOutcome::Written(version) = first.put("k", b"from first", Condition::Absent, None).unwrap()
         else {
             panic!("write conflicted");
         };
@@ -247,10 +244,7 @@ mod tests {
             .unwrap();
         store.db.with(|c| c.batch("PRAGMA busy_timeout = 50")).unwrap();
         let error = store.put("k", b"v", Condition::Any, None).unwrap_err();
-        assert!(
-            error.0.contains("locked"),
-            "unexpected error: {error}"
-        );
+        assert!(error.0.contains("locked"), "unexpected error: {error}");
         // Reads still work while another writer holds the lock (WAL).
         assert_eq!(store.get("k").unwrap(), None);
         drop(tx);

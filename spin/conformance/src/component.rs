@@ -3,7 +3,9 @@
 use customer_web_core::conformance::{WallTime, increment, read_counter, run_shared, store_checks};
 use customer_web_core::model::Timestamp;
 use customer_web_core::ports::{Condition, Entry, PortError, Store, WriteOutcome};
-use wasip2::http::types::{Fields, IncomingRequest, Method, OutgoingBody, OutgoingResponse, ResponseOutparam};
+use wasip2::http::types::{
+    Fields, IncomingRequest, Method, OutgoingBody, OutgoingResponse, ResponseOutparam,
+};
 
 mod bindings {
     wit_bindgen::generate!({

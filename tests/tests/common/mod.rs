@@ -176,11 +176,7 @@ impl Harness {
         if let Some(spin) = &self.spin {
             return spin.db.versions(self.now());
         }
-        self.host
-            .capabilities()
-            .store
-            .versions()
-            .expect("storage")
+        self.host.capabilities().store.versions().expect("storage")
     }
 
     pub fn count(&self, prefix: &str) -> usize {

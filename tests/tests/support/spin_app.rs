@@ -112,11 +112,33 @@ impl SpinApp {
             return None;
         };
         built(&spin);
+        Some(Self::start_retrying(
+            &spin,
+            &root().join("spin.toml"),
+            variables,
+            sqlite,
+        ))
+    }
+
+    /// Starts the app of `manifest`, whose sources are built already, with
+    /// `variables`. `None`, after a loud note, when there is no Spin CLI.
+    pub fn start_manifest(manifest: &Path, variables: &[(&str, &str)]) -> Option<SpinApp> {
+        let Some(spin) = spin_cli() else {
+            let _ = writeln!(
+                std::io::stderr(),
+                "\n*** SKIPPED: no Spin CLI (set SPIN_BIN or put `spin` on PATH; .ci/run uses ../shared/tools/spin) ***\n"
+            );
+            return None;
+        };
+        Some(Self::start_retrying(&spin, manifest, variables, &[]))
+    }
+
+    fn start_retrying(spin: &Path, manifest: &Path, variables: &[(&str, &str)], sqlite: &[&str]) -> SpinApp {
         // A port free a moment ago may be taken by the time Spin binds it
         // (tests run side by side): then again on another.
         for _ in 0..5 {
-            match Self::start_once(&spin, variables, sqlite) {
-                Ok(app) => return Some(app),
+            match Self::start_once(spin, manifest, variables, sqlite) {
+                Ok(app) => return app,
                 Err(log) if log.contains("in use") => continue,
                 Err(log) => panic!("spin up exited before serving:\n{log}"),
             }
@@ -124,7 +146,12 @@ impl SpinApp {
         panic!("spin up found no free port in five tries");
     }
 
-    fn start_once(spin: &Path, variables: &[(&str, &str)], sqlite: &[&str]) -> Result<SpinApp, String> {
+    fn start_once(
+        spin: &Path,
+        manifest: &Path,
+        variables: &[(&str, &str)],
+        sqlite: &[&str],
+    ) -> Result<SpinApp, String> {
         let state = tempfile::tempdir().expect("a state dir");
         let address = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
@@ -134,16 +161,21 @@ impl SpinApp {
             .current_dir(root())
             .arg("up")
             .arg("--from")
-            .arg(root().join("spin.toml"))
+            .arg(manifest)
             .arg("--listen")
             .arg(address.to_string())
             .arg("--state-dir")
             .arg(state.path());
         let base = format!("http://{address}");
-        let mut all: Vec<(String, String)> = vec![
-            ("base_url".into(), base.clone()),
-            ("renewal_url".into(), format!("{base}/_dev/renewal")),
-        ];
+        // customer-web's own manifest learns where it listens.
+        let mut all: Vec<(String, String)> = if manifest == root().join("spin.toml") {
+            vec![
+                ("base_url".into(), base.clone()),
+                ("renewal_url".into(), format!("{base}/_dev/renewal")),
+            ]
+        } else {
+            Vec::new()
+        };
         all.extend(variables.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         for (name, value) in &all {
             command.arg("--variable").arg(format!("{name}={value}"));
