@@ -100,7 +100,7 @@ fn unavailable(error: SqlError) -> AuditError {
     AuditError::Unavailable(error.0)
 }
 
-impl<D: Database> AuditLog for SqlAuditLog<D> {
+impl<D: Database + Send + Sync + 'static> AuditLog for SqlAuditLog<D> {
     fn record(&self, event: &AuditEvent) -> Result<(), AuditError> {
         self.db.with(|c| audit::record(c, event)).map_err(unavailable)
     }

@@ -16,7 +16,7 @@ use crate::audit::{AuditLog, MemoryAuditLog, PostgresAuditLog, SqliteAuditLog};
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::directory::{Directory, FileDirectory};
-use crate::mail::{MemoryOutbox, Outbox, PostgresOutbox, SqliteOutbox};
+use crate::mail::{MemoryOutbox, PostgresOutbox, SharedOutbox, SqliteOutbox};
 use crate::storage::{MemoryStore, PostgresStore, SharedStore, SqliteStore};
 
 /// The name of the database file in a data directory.
@@ -28,7 +28,7 @@ pub struct Capabilities {
     /// Versioned key-value storage, on [`Capabilities::clock`].
     pub store: Arc<dyn SharedStore>,
     /// The durable outbox mail goes into.
-    pub outbox: Arc<dyn Outbox>,
+    pub outbox: Arc<dyn SharedOutbox>,
     /// The insurer's policyholders and contracts.
     pub directory: Arc<dyn Directory>,
     /// The security audit trail.

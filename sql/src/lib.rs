@@ -21,6 +21,8 @@
 
 mod adopt;
 pub mod audit;
+#[cfg(feature = "conformance")]
+pub mod conformance;
 pub mod kv;
 mod migrate;
 pub mod outbox;
@@ -177,9 +179,10 @@ pub trait Connection {
     fn batch(&mut self, sql: &str) -> Result<(), SqlError>;
 }
 
-/// Somewhere statements run: one SQLite file's connection, or a pool of
-/// PostgreSQL connections. Backends built on it share one database.
-pub trait Database: Send + Sync + 'static {
+/// Somewhere statements run: one SQLite file's connection, a pool of
+/// PostgreSQL connections, or one Spin instance's connection. Backends
+/// built on it share one database.
+pub trait Database {
     /// Runs `f` on a connection.
     fn with<R>(&self, f: impl FnOnce(&mut dyn Connection) -> Result<R, SqlError>) -> Result<R, SqlError>;
 
@@ -192,5 +195,28 @@ pub trait Database: Send + Sync + 'static {
 impl<D: Database> Database for std::sync::Arc<D> {
     fn with<R>(&self, f: impl FnOnce(&mut dyn Connection) -> Result<R, SqlError>) -> Result<R, SqlError> {
         (**self).with(f)
+    }
+}
+
+/// One connection as a [`Database`], for a single-threaded caller (a Spin
+/// instance). No operation of the contract calls another while it runs, so
+/// the connection is never wanted twice at once; if it were, that call
+/// fails instead of waiting.
+pub struct OneConnection<C>(std::cell::RefCell<C>);
+
+impl<C: Connection> OneConnection<C> {
+    /// The database of `conn`.
+    pub fn new(conn: C) -> Self {
+        OneConnection(std::cell::RefCell::new(conn))
+    }
+}
+
+impl<C: Connection> Database for OneConnection<C> {
+    fn with<R>(&self, f: impl FnOnce(&mut dyn Connection) -> Result<R, SqlError>) -> Result<R, SqlError> {
+        let mut conn = self
+            .0
+            .try_borrow_mut()
+            .map_err(|_| SqlError("the connection is in use".into()))?;
+        f(&mut *conn)
     }
 }

@@ -9,7 +9,113 @@
 //! waiting, and a host killed mid-delivery leaves its lease to run out and
 //! the message to the others.
 
-use crate::{Connection, Dialect, Row, Schema, SqlError, Statement, Value};
+use crate::{Connection, Database, Dialect, Row, Schema, SqlError, Statement, Value};
+
+/// An outbox fault.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OutboxError {
+    /// The outbox failed; carries its description.
+    Unavailable(String),
+}
+
+impl std::fmt::Display for OutboxError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let OutboxError::Unavailable(what) = self;
+        write!(f, "outbox unavailable: {what}")
+    }
+}
+
+impl std::error::Error for OutboxError {}
+
+impl From<SqlError> for OutboxError {
+    fn from(error: SqlError) -> Self {
+        OutboxError::Unavailable(error.0)
+    }
+}
+
+/// A durable queue of outgoing messages: the contract the host's outboxes
+/// (memory, SQLite, PostgreSQL) and the Spin adapter's keep, and
+/// `conformance::outbox_checks` checks.
+pub trait Outbox {
+    /// Queues a message, due at once; returns its id.
+    fn enqueue(&self, message: &OutgoingMessage, now: u64) -> Result<u64, OutboxError>;
+
+    /// Claims up to `limit` messages due at `now` (Pending/Failing with
+    /// next_attempt_at <= now and not leased), leasing each until now+lease
+    /// so two workers never send the same message. Oldest due first.
+    fn claim_due(&self, now: u64, lease: u64, limit: usize) -> Result<Vec<QueuedMessage>, OutboxError>;
+
+    /// Records a successful delivery: the message is `Sent` and is never
+    /// claimed again. Counts the attempt. Unless `keep_body`, the body
+    /// (which holds the one-time link) is dropped: the link has left, and
+    /// the operator's view needs only recipient, subject, kind and state.
+    fn mark_sent(&self, id: u64, now: u64, keep_body: bool) -> Result<(), OutboxError>;
+
+    /// Records a permanent refusal: state `Dead`, never claimed again, the
+    /// body dropped. A message already sent stays sent.
+    fn mark_dead(&self, id: u64, error: &str, now: u64) -> Result<(), OutboxError>;
+
+    /// Records a failed attempt: attempts+1, state `Failing`,
+    /// next_attempt_at = now + backoff(attempts), and releases the lease.
+    /// A message already sent stays sent (a worker whose lease ran out may
+    /// report late).
+    fn mark_failed(&self, id: u64, error: &str, now: u64) -> Result<(), OutboxError>;
+
+    /// Up to `limit` messages, newest first, for the operator's view.
+    fn list(&self, limit: usize) -> Result<Vec<QueuedMessage>, OutboxError>;
+
+    /// One message by id.
+    fn get(&self, id: u64) -> Result<Option<QueuedMessage>, OutboxError>;
+}
+
+/// An [`Outbox`] on a [`Database`]: the host's SQLite file or PostgreSQL
+/// pool, or one Spin instance's connection ([`OneConnection`](crate::OneConnection)).
+#[derive(Debug)]
+pub struct SqlOutbox<D> {
+    db: D,
+}
+
+impl<D: Database> SqlOutbox<D> {
+    /// The outbox on `db`, its schema brought up to date.
+    pub fn on(db: D) -> Result<Self, SqlError> {
+        db.migrate(&SCHEMA)?;
+        Ok(SqlOutbox { db })
+    }
+
+    fn run<T>(&self, f: impl FnOnce(&mut dyn Connection) -> Result<T, SqlError>) -> Result<T, OutboxError> {
+        Ok(self.db.with(f)?)
+    }
+}
+
+impl<D: Database> Outbox for SqlOutbox<D> {
+    fn enqueue(&self, message: &OutgoingMessage, now: u64) -> Result<u64, OutboxError> {
+        self.run(|c| enqueue(c, message, now))
+    }
+
+    fn claim_due(&self, now: u64, lease: u64, limit: usize) -> Result<Vec<QueuedMessage>, OutboxError> {
+        self.run(|c| claim_due(c, now, lease, limit, None))
+    }
+
+    fn mark_sent(&self, id: u64, now: u64, keep_body: bool) -> Result<(), OutboxError> {
+        self.run(|c| mark_sent(c, id, now, keep_body))
+    }
+
+    fn mark_dead(&self, id: u64, error: &str, _now: u64) -> Result<(), OutboxError> {
+        self.run(|c| mark_dead(c, id, error))
+    }
+
+    fn mark_failed(&self, id: u64, error: &str, now: u64) -> Result<(), OutboxError> {
+        self.run(|c| mark_failed(c, id, error, now))
+    }
+
+    fn list(&self, limit: usize) -> Result<Vec<QueuedMessage>, OutboxError> {
+        self.run(|c| list(c, limit))
+    }
+
+    fn get(&self, id: u64) -> Result<Option<QueuedMessage>, OutboxError> {
+        self.run(|c| get(c, id))
+    }
+}
 
 /// A finished plain-text message, as the component hands it over.
 #[derive(Debug, Clone, PartialEq, Eq)]

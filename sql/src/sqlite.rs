@@ -43,6 +43,14 @@ impl SqliteFile {
     }
 }
 
+impl crate::outbox::SqlOutbox<SqliteFile> {
+    /// Opens (or creates) the outbox in the SQLite file at `path`, creating
+    /// the parent directory and the table as needed.
+    pub fn open(path: &Path) -> Result<Self, SqlError> {
+        Self::on(SqliteFile::open(path)?)
+    }
+}
+
 fn configure(conn: &rusqlite::Connection) -> Result<(), SqlError> {
     // Set first, so that even switching the journal mode waits for a
     // concurrent opener instead of failing at once.

@@ -3,7 +3,8 @@
 //! inside a component composed with the Spin adapter as spin.toml
 //! composes the customer-web component (`spin/conformance`), served by
 //! `spin up`. Racing instances then increment one counter through the
-//! adapter's compare-and-swap.
+//! adapter's compare-and-swap, and customer-web-sql's outbox checks run
+//! on the adapter's executor over the app's SQLite database.
 //!
 //! Needs the Spin CLI, as tests/spin_up.rs does.
 
@@ -80,6 +81,23 @@ fn the_spin_adapter_keeps_the_store_contract_under_spin_up() {
         })
         .expect("cw_kv");
     assert!(rows > 0, "the checks wrote through the adapter into cw_kv");
+}
+
+#[test]
+fn the_outbox_on_spins_sqlite_keeps_the_outbox_contract() {
+    let dir = tempfile::tempdir().expect("a manifest dir");
+    let Some(app) = SpinApp::start_manifest(&manifest(dir.path()), &[]) else {
+        return;
+    };
+    let report = call(&app, "GET", "/outbox-checks");
+    let expected =
+        customer_web_sql::conformance::outbox_checks::<customer_web_host::mail::MemoryOutbox>().len();
+    assert_eq!(
+        (report.status, report.body.as_str()),
+        (200, format!("ok {expected}").as_str()),
+        "{}",
+        app.log()
+    );
 }
 
 #[test]

@@ -17,7 +17,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 pub use memory::MemoryOutbox;
 pub use smtp::{Charset, SmtpDelivery};
-pub use sql::{PostgresOutbox, SqlOutbox, SqliteOutbox};
+pub use sql::{PostgresOutbox, SqliteOutbox};
 
 /// How long [`deliver_due`] leases a claimed message, in seconds: longer than
 /// any delivery should take, so a live worker never loses its claim, yet
@@ -27,48 +27,14 @@ pub const DELIVERY_LEASE: u64 = 300;
 /// How many messages one [`deliver_due`] pass claims at most.
 pub const DELIVERY_BATCH: usize = 100;
 
-pub use customer_web_sql::outbox::{DeliveryState, OutgoingMessage, QueuedMessage, backoff};
+pub use customer_web_sql::outbox::{
+    DeliveryState, Outbox, OutboxError, OutgoingMessage, QueuedMessage, SqlOutbox, backoff,
+};
 
-/// An outbox fault.
-#[derive(Debug, thiserror::Error)]
-pub enum OutboxError {
-    /// The outbox failed; carries its description.
-    #[error("outbox unavailable: {0}")]
-    Unavailable(String),
-}
+/// An outbox the host can share between threads.
+pub trait SharedOutbox: Outbox + Send + Sync + 'static {}
 
-/// A durable queue of outgoing messages.
-pub trait Outbox: Send + Sync + 'static {
-    /// Queues a message, due at once; returns its id.
-    fn enqueue(&self, message: &OutgoingMessage, now: u64) -> Result<u64, OutboxError>;
-
-    /// Claims up to `limit` messages due at `now` (Pending/Failing with
-    /// next_attempt_at <= now and not leased), leasing each until now+lease
-    /// so two workers never send the same message. Oldest due first.
-    fn claim_due(&self, now: u64, lease: u64, limit: usize) -> Result<Vec<QueuedMessage>, OutboxError>;
-
-    /// Records a successful delivery: the message is `Sent` and is never
-    /// claimed again. Counts the attempt. Unless `keep_body`, the body
-    /// (which holds the one-time link) is dropped: the link has left, and
-    /// the operator's view needs only recipient, subject, kind and state.
-    fn mark_sent(&self, id: u64, now: u64, keep_body: bool) -> Result<(), OutboxError>;
-
-    /// Records a permanent refusal: state `Dead`, never claimed again, the
-    /// body dropped. A message already sent stays sent.
-    fn mark_dead(&self, id: u64, error: &str, now: u64) -> Result<(), OutboxError>;
-
-    /// Records a failed attempt: attempts+1, state `Failing`,
-    /// next_attempt_at = now + backoff(attempts), and releases the lease.
-    /// A message already sent stays sent (a worker whose lease ran out may
-    /// report late).
-    fn mark_failed(&self, id: u64, error: &str, now: u64) -> Result<(), OutboxError>;
-
-    /// Up to `limit` messages, newest first, for the operator's view.
-    fn list(&self, limit: usize) -> Result<Vec<QueuedMessage>, OutboxError>;
-
-    /// One message by id.
-    fn get(&self, id: u64) -> Result<Option<QueuedMessage>, OutboxError>;
-}
+impl<T: Outbox + Send + Sync + 'static> SharedOutbox for T {}
 
 /// Why a delivery attempt failed.
 #[derive(Debug, thiserror::Error)]
@@ -231,130 +197,7 @@ mod tests {
 
     const NOW: u64 = 1_700_000_000;
 
-    fn message(to: &str) -> OutgoingMessage {
-        OutgoingMessage {
-            to: to.into(),
-            subject: "【ご登録】お客さまWebサービス".into(),
-            text: "以下のURLから登録を続けてください。\nhttps://example.jp/l/x\n".into(),
-            kind: "enrollment-link".into(),
-        }
-    }
-
-    fn ids(messages: &[QueuedMessage]) -> Vec<u64> {
-        messages.iter().map(|queued| queued.id).collect()
-    }
-
-    fn enqueue_claim_send(outbox: &impl Outbox) {
-        let id = outbox.enqueue(&message("a@example.jp"), NOW).unwrap();
-        let queued = outbox.get(id).unwrap().unwrap();
-        assert_eq!(
-            queued,
-            QueuedMessage {
-                id,
-                message: message("a@example.jp"),
-                queued_at: NOW,
-                attempts: 0,
-                state: DeliveryState::Pending,
-                next_attempt_at: NOW,
-                last_error: None,
-                sent_at: None,
-            }
-        );
-        // Not due before it was queued.
-        assert!(outbox.claim_due(NOW - 1, 60, 10).unwrap().is_empty());
-        let claimed = outbox.claim_due(NOW, 60, 10).unwrap();
-        assert_eq!(claimed, vec![queued]);
-        outbox.mark_sent(id, NOW + 1, false).unwrap();
-        let sent = outbox.get(id).unwrap().unwrap();
-        assert_eq!(sent.state, DeliveryState::Sent);
-        assert_eq!(sent.sent_at, Some(NOW + 1));
-        assert_eq!(sent.attempts, 1);
-        // The body, with its one-time link, is gone; what an operator needs stays.
-        assert_eq!(sent.message.text, "");
-        assert_eq!(sent.message.to, "a@example.jp");
-        assert_eq!(sent.message.subject, message("a@example.jp").subject);
-        assert_eq!(sent.message.kind, message("a@example.jp").kind);
-        // Never claimed again, not even after the lease would have run out.
-        assert!(outbox.claim_due(NOW + 1, 60, 10).unwrap().is_empty());
-        assert!(outbox.claim_due(NOW + 100_000, 60, 10).unwrap().is_empty());
-        assert_eq!(outbox.get(id + 1_000).unwrap(), None);
-    }
-
-    fn lease_prevents_double_claim(outbox: &impl Outbox) {
-        let first = outbox.enqueue(&message("a@example.jp"), NOW).unwrap();
-        let second = outbox.enqueue(&message("b@example.jp"), NOW).unwrap();
-        let third = outbox.enqueue(&message("c@example.jp"), NOW).unwrap();
-        assert!(first < second && second < third, "ids grow");
-
-        // The limit is honoured, oldest first.
-        assert_eq!(ids(&outbox.claim_due(NOW, 60, 2).unwrap()), vec![first, second]);
-        // A second worker gets only what the first did not claim.
-        assert_eq!(ids(&outbox.claim_due(NOW, 60, 10).unwrap()), vec![third]);
-        assert!(outbox.claim_due(NOW + 59, 60, 10).unwrap().is_empty());
-        // A limit of zero claims nothing.
-        assert!(outbox.claim_due(NOW + 60, 60, 0).unwrap().is_empty());
-        // A worker that died leaves its messages to be claimed after the lease.
-        outbox.mark_sent(second, NOW + 10, false).unwrap();
-        assert_eq!(
-            ids(&outbox.claim_due(NOW + 60, 60, 10).unwrap()),
-            vec![first, third]
-        );
-        assert!(outbox.claim_due(NOW + 60, 60, 10).unwrap().is_empty());
-    }
-
-    fn failure_backs_off_then_retries(outbox: &impl Outbox) {
-        let id = outbox.enqueue(&message("a@example.jp"), NOW).unwrap();
-        assert_eq!(ids(&outbox.claim_due(NOW, 300, 10).unwrap()), vec![id]);
-        outbox.mark_failed(id, "connection refused", NOW + 1).unwrap();
-        let failing = outbox.get(id).unwrap().unwrap();
-        assert_eq!(failing.state, DeliveryState::Failing);
-        assert_eq!(failing.attempts, 1);
-        assert_eq!(failing.next_attempt_at, NOW + 1 + 30);
-        assert_eq!(failing.last_error.as_deref(), Some("connection refused"));
-
-        // The failure releases the lease, but the backoff holds it back.
-        assert!(outbox.claim_due(NOW + 30, 300, 10).unwrap().is_empty());
-        let retry = outbox.claim_due(NOW + 31, 300, 10).unwrap();
-        assert_eq!(ids(&retry), vec![id]);
-        assert_eq!(retry[0].attempts, 1);
-
-        outbox.mark_failed(id, "timed out", NOW + 40).unwrap();
-        let again = outbox.get(id).unwrap().unwrap();
-        assert_eq!(again.attempts, 2);
-        assert_eq!(again.next_attempt_at, NOW + 40 + 60);
-        assert_eq!(again.last_error.as_deref(), Some("timed out"));
-        assert!(outbox.claim_due(NOW + 99, 300, 10).unwrap().is_empty());
-        assert_eq!(ids(&outbox.claim_due(NOW + 100, 300, 10).unwrap()), vec![id]);
-
-        outbox.mark_sent(id, NOW + 101, true).unwrap();
-        let sent = outbox.get(id).unwrap().unwrap();
-        assert_eq!(sent.state, DeliveryState::Sent);
-        assert_eq!(sent.attempts, 3);
-        assert_eq!(sent.sent_at, Some(NOW + 101));
-
-        // A late failure report from a worker whose lease ran out does not
-        // undo the delivery.
-        outbox.mark_failed(id, "late", NOW + 200).unwrap();
-        assert_eq!(outbox.get(id).unwrap().unwrap(), sent);
-
-        // Marking a message that does not exist is an error.
-        assert!(outbox.mark_sent(id + 1_000, NOW, false).is_err());
-        assert!(outbox.mark_dead(id + 1_000, "x", NOW).is_err());
-        // Kept where the outbox is the mailbox.
-        assert_eq!(sent.message.text, message("a@example.jp").text);
-        assert!(outbox.mark_failed(id + 1_000, "x", NOW).is_err());
-    }
-
-    fn list_is_newest_first(outbox: &impl Outbox) {
-        assert!(outbox.list(10).unwrap().is_empty());
-        let first = outbox.enqueue(&message("a@example.jp"), NOW).unwrap();
-        let second = outbox.enqueue(&message("b@example.jp"), NOW + 1).unwrap();
-        let third = outbox.enqueue(&message("c@example.jp"), NOW + 2).unwrap();
-        assert_eq!(ids(&outbox.list(10).unwrap()), vec![third, second, first]);
-        assert_eq!(ids(&outbox.list(2).unwrap()), vec![third, second]);
-        assert!(outbox.list(0).unwrap().is_empty());
-        assert_eq!(outbox.list(1).unwrap()[0].message.to, "c@example.jp");
-    }
+    use customer_web_sql::conformance::{message, outbox_checks};
 
     fn delivers_exactly_once_through_failures(outbox: &impl Outbox) {
         let delivery = CapturingDelivery::new();
@@ -415,38 +258,22 @@ mod tests {
         assert_eq!(outbox.get(sent).unwrap().unwrap().state, DeliveryState::Sent);
     }
 
-    /// Each failure waits [`backoff`] of the attempts so far, whoever
-    /// computes it (the SQL backends do, in SQL).
-    fn the_retry_schedule_is_the_backoff(outbox: &impl Outbox) {
-        let id = outbox.enqueue(&message("a@example.jp"), NOW).unwrap();
-        let mut now = NOW;
-        for attempts in 1..=10u32 {
-            assert_eq!(outbox.claim_due(now, 60, 1).unwrap().len(), 1);
-            outbox.mark_failed(id, "421", now).unwrap();
-            let queued = outbox.get(id).unwrap().unwrap();
-            assert_eq!(queued.attempts, attempts);
-            assert_eq!(
-                queued.next_attempt_at - now,
-                backoff(attempts),
-                "after {attempts} attempts"
-            );
-            now = queued.next_attempt_at;
-        }
-    }
-
-    /// Every check on a fresh outbox from `fresh` (`None`: the backend is
-    /// not available here, and said so).
+    /// The outbox contract's checks (customer-web-sql's, which the Spin
+    /// adapter's outbox runs too), then the delivery worker's, each on a
+    /// fresh outbox from `fresh` (`None`: the backend is not available
+    /// here, and said so).
     fn run_suite<O: Outbox>(mut fresh: impl FnMut() -> Option<O>) {
-        let checks: [fn(&O); 7] = [
+        let clock = customer_web_core::testing::FakeClock::default();
+        let ran = customer_web_core::conformance::run(&outbox_checks(), &mut fresh, &clock).unwrap();
+        if ran == 0 {
+            return;
+        }
+        assert_eq!(ran, outbox_checks::<O>().len());
+        let worker: [fn(&O); 2] = [
             a_permanent_refusal_is_dead_lettered_and_never_retried,
-            enqueue_claim_send,
-            lease_prevents_double_claim,
-            failure_backs_off_then_retries,
-            list_is_newest_first,
             delivers_exactly_once_through_failures,
-            the_retry_schedule_is_the_backoff,
         ];
-        for check in checks {
+        for check in worker {
             let Some(outbox) = fresh() else { return };
             check(&outbox);
         }
@@ -481,7 +308,7 @@ mod tests {
 
     /// One worker per outbox claims in batches until nothing is due at
     /// `now`; together they must have claimed each of `messages` once.
-    pub(super) fn assert_each_claimed_once<O: Outbox>(outboxes: &[O], now: u64, messages: usize) {
+    pub(super) fn assert_each_claimed_once<O: Outbox + Sync>(outboxes: &[O], now: u64, messages: usize) {
         let mut all: Vec<u64> = std::thread::scope(|scope| {
             let workers: Vec<_> = outboxes
                 .iter()

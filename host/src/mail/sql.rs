@@ -8,20 +8,12 @@
 //! claim leases what it picks in that statement, so workers in several
 //! threads, processes or hosts never claim one message.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use customer_web_sql::postgres::PgPool;
 use customer_web_sql::sqlite::SqliteFile;
-use customer_web_sql::{Database, SqlError, outbox};
 
-use super::{Outbox, OutboxError, OutgoingMessage, QueuedMessage};
-
-/// An [`Outbox`] on a [`Database`].
-#[derive(Debug)]
-pub struct SqlOutbox<D> {
-    db: D,
-}
+use super::SqlOutbox;
 
 /// The outbox in a SQLite file.
 pub type SqliteOutbox = SqlOutbox<SqliteFile>;
@@ -29,70 +21,12 @@ pub type SqliteOutbox = SqlOutbox<SqliteFile>;
 /// The outbox in PostgreSQL.
 pub type PostgresOutbox = SqlOutbox<Arc<PgPool>>;
 
-impl SqliteOutbox {
-    /// Opens (or creates) the outbox in the SQLite file at `path`, creating
-    /// the parent directory and the table as needed.
-    pub fn open(path: &Path) -> anyhow::Result<Self> {
-        SqlOutbox::on(SqliteFile::open(path)?)
-    }
-}
-
-impl<D: Database> SqlOutbox<D> {
-    /// The outbox on `db`, its schema brought up to date.
-    pub fn on(db: D) -> anyhow::Result<Self> {
-        db.migrate(&outbox::SCHEMA)?;
-        Ok(Self { db })
-    }
-}
-
-fn unavailable(error: SqlError) -> OutboxError {
-    OutboxError::Unavailable(error.0)
-}
-
-impl<D: Database> Outbox for SqlOutbox<D> {
-    fn enqueue(&self, message: &OutgoingMessage, now: u64) -> Result<u64, OutboxError> {
-        self.db
-            .with(|c| outbox::enqueue(c, message, now))
-            .map_err(unavailable)
-    }
-
-    fn claim_due(&self, now: u64, lease: u64, limit: usize) -> Result<Vec<QueuedMessage>, OutboxError> {
-        self.db
-            .with(|c| outbox::claim_due(c, now, lease, limit, None))
-            .map_err(unavailable)
-    }
-
-    fn mark_sent(&self, id: u64, now: u64, keep_body: bool) -> Result<(), OutboxError> {
-        self.db
-            .with(|c| outbox::mark_sent(c, id, now, keep_body))
-            .map_err(unavailable)
-    }
-
-    fn mark_dead(&self, id: u64, error: &str, _now: u64) -> Result<(), OutboxError> {
-        self.db
-            .with(|c| outbox::mark_dead(c, id, error))
-            .map_err(unavailable)
-    }
-
-    fn mark_failed(&self, id: u64, error: &str, now: u64) -> Result<(), OutboxError> {
-        self.db
-            .with(|c| outbox::mark_failed(c, id, error, now))
-            .map_err(unavailable)
-    }
-
-    fn list(&self, limit: usize) -> Result<Vec<QueuedMessage>, OutboxError> {
-        self.db.with(|c| outbox::list(c, limit)).map_err(unavailable)
-    }
-
-    fn get(&self, id: u64) -> Result<Option<QueuedMessage>, OutboxError> {
-        self.db.with(|c| outbox::get(c, id)).map_err(unavailable)
-    }
-}
-
 #[cfg(test)]
 mod tests {
 
-    use super::super::DeliveryState;
+    use customer_web_sql::outbox;
+
+    use super::super::{DeliveryState, Outbox, OutboxError, OutgoingMessage};
     use super::*;
 
     /// An outbox made by the first schema version (no dead letters) comes

@@ -1,8 +1,13 @@
 //! The HTTP component: the store checks over the imported storage.
 
-use customer_web_core::conformance::{WallTime, increment, read_counter, run_shared, store_checks};
+use customer_web_core::conformance::{WallTime, increment, read_counter, run, run_shared, store_checks};
 use customer_web_core::model::Timestamp;
 use customer_web_core::ports::{Condition, Entry, PortError, Store, WriteOutcome};
+use customer_web_core::testing::FakeClock;
+use customer_web_sql::conformance::outbox_checks;
+use customer_web_sql::outbox::SqlOutbox;
+use customer_web_sql::spin::SpinSqlite;
+use customer_web_sql::{Connection, OneConnection, SqlError};
 use wasip2::http::types::{
     Fields, IncomingRequest, Method, OutgoingBody, OutgoingResponse, ResponseOutparam,
 };
@@ -71,6 +76,29 @@ impl Store for Imported {
     }
 }
 
+/// An empty outbox on the app's `default` database, on the statements
+/// and executor the adapter uses.
+fn fresh_outbox() -> Result<SqlOutbox<OneConnection<SpinSqlite>>, SqlError> {
+    let mut conn = SpinSqlite::open_default()?;
+    customer_web_sql::migrate(&mut conn, &customer_web_sql::outbox::SCHEMA)?;
+    conn.execute("DELETE FROM cw_outbox", &[])?;
+    SqlOutbox::on(OneConnection::new(conn))
+}
+
+/// Every outbox check, each on an emptied outbox.
+fn check_outbox() -> Result<String, String> {
+    let mut fault = None;
+    let ran = run(
+        &outbox_checks(),
+        || fresh_outbox().map_err(|e| fault = Some(e.0)).ok(),
+        &FakeClock::default(),
+    )?;
+    match fault {
+        Some(fault) => Err(format!("a fresh outbox: {fault}")),
+        None => Ok(format!("ok {ran}")),
+    }
+}
+
 /// The value of `name` in a query string (no percent-decoding: the
 /// harness sends plain names and numbers).
 fn parameter<'q>(query: &'q str, name: &str) -> Option<&'q str> {
@@ -87,6 +115,7 @@ fn answer(method: &Method, path: &str, query: &str) -> (u16, String) {
             let ns = parameter(query, "ns").unwrap_or("conformance/");
             run_shared(&store_checks(), &Imported, &WallTime, ns).map(|ran| format!("ok {ran}"))
         }
+        (Method::Get, "/outbox-checks") => check_outbox(),
         (Method::Post, "/increment") => {
             let key = parameter(query, "key").unwrap_or("race/counter");
             match parameter(query, "times").map(str::parse::<u64>) {

@@ -10,6 +10,9 @@
 //!
 //! - `GET /checks?ns=NAMESPACE`: every check of the store port, on keys
 //!   under `NAMESPACE`; `200 ok N`, or `500` with the first failure.
+//! - `GET /outbox-checks`: every check of the outbox
+//!   (customer-web-sql's), on the adapter's statements and executor over
+//!   the app's database, each on an emptied outbox; `200 ok N`, or `500`.
 //! - `POST /increment?key=KEY&times=N`: `N` compare-and-swap increments
 //!   of one counter (racing requests must lose none); `200 conflicts C`.
 //! - `GET /counter?key=KEY`: the counter; `200 N`.
