@@ -89,17 +89,18 @@ impl Capabilities {
     }
 
     /// The capabilities on the database `spec` names: `postgres://…` (or
-    /// `postgresql://…`), `sqlite:PATH`, or none: the SQLite file in
-    /// `data_dir`.
+    /// `postgresql://…`, with a pool of at most `connections`),
+    /// `sqlite:PATH`, or none: the SQLite file in `data_dir`.
     pub fn on_database(
         spec: Option<&str>,
+        connections: usize,
         data_dir: &Path,
         directory: Arc<dyn Directory>,
     ) -> anyhow::Result<Self> {
         match spec {
             None => Self::sqlite(data_dir, directory),
             Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-                Self::postgres(url, POSTGRES_CONNECTIONS, directory)
+                Self::postgres(url, connections, directory)
                     .map_err(|e| anyhow::anyhow!("{e:#}"))
                     .with_context(|| format!("the database {}", redact_url(url)))
             }
@@ -114,9 +115,9 @@ impl Capabilities {
     }
 }
 
-/// Connections each host keeps to PostgreSQL at most: enough for the
-/// instance slots and the workers, few enough that several hosts fit the
-/// server's default of 100.
+/// Connections each host keeps to PostgreSQL at most, unless told
+/// (`--database-connections`): enough for the instance slots and the
+/// workers, few enough that several hosts fit the server's default of 100.
 pub const POSTGRES_CONNECTIONS: usize = 16;
 
 /// A database URL as it may be logged: without its password.

@@ -23,6 +23,16 @@ struct Cli {
     /// CUSTOMER_WEB_DATABASE (which keeps a password off the command line).
     #[arg(long, global = true, env = "CUSTOMER_WEB_DATABASE", hide_env_values = true)]
     database: Option<String>,
+    /// Connections this host keeps to PostgreSQL at most (its pool); mind
+    /// the server's max_connections across all hosts.
+    #[arg(
+        long,
+        global = true,
+        env = "CUSTOMER_WEB_DATABASE_CONNECTIONS",
+        default_value_t = customer_web_host::ctx::POSTGRES_CONNECTIONS,
+        value_parser = clap::builder::TypedValueParser::map(clap::value_parser!(u16).range(1..=1000), usize::from),
+    )]
+    database_connections: usize,
     /// The insurer's directory of policyholders (JSON); default: the sample.
     #[arg(long, global = true)]
     directory: Option<PathBuf>,
@@ -166,7 +176,12 @@ fn capabilities(cli: &Cli) -> anyhow::Result<Capabilities> {
         Some(path) => Arc::new(FileDirectory::load(path)?),
         None => Arc::new(FileDirectory::sample()),
     };
-    let mut caps = Capabilities::on_database(cli.database.as_deref(), &cli.data_dir, directory)?;
+    let mut caps = Capabilities::on_database(
+        cli.database.as_deref(),
+        cli.database_connections,
+        &cli.data_dir,
+        directory,
+    )?;
     if let Some(path) = &cli.config {
         caps.settings = config::load(path)?;
     }

@@ -5,15 +5,26 @@
 //! from the pool with every idle one; the call that met it fails (the
 //! component answers 503) and the next calls connect afresh. Each connection keeps its prepared
 //! statements, so a statement is parsed once per connection.
+//!
+//! **TLS.** A database that is not on this machine is reached over TLS
+//! unless the URL says `sslmode=disable`, and the server's certificate is
+//! always verified, chain and name (libpq's `verify-full`; its `require`
+//! checks neither): against Mozilla's roots, or the CA certificates of
+//! `sslrootcert=PATH` (PEM). [`Transport`] says what a URL asks for.
 
 use std::collections::HashMap;
 use std::error::Error;
-use std::sync::{Condvar, Mutex, PoisonError};
+use std::net::IpAddr;
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::Duration;
 
 use bytes::BytesMut;
+use postgres::config::{Host, SslMode};
 use postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 use postgres::{Client, NoTls, Statement};
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject as _;
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::{Connection, Database, Dialect, Row, SqlError, Value};
 
@@ -82,6 +93,174 @@ fn column(row: &postgres::Row, index: usize) -> Result<Value, SqlError> {
     Ok(value.map_err(fault)?.unwrap_or(Value::Null))
 }
 
+/// How a connection travels: what a URL's `sslmode` and `sslrootcert`
+/// and its host ask for.
+#[derive(Clone)]
+pub enum Transport {
+    /// In the clear: `sslmode=disable`, or no `sslmode` and a server on
+    /// this machine (a loopback address, `localhost`, a Unix socket).
+    Plain,
+    /// TLS with the server's certificate verified. `required`: no
+    /// connection without it (`sslmode=require`, `verify-ca`,
+    /// `verify-full`, or no `sslmode` and a server elsewhere); otherwise
+    /// (`sslmode=prefer`) in the clear when the server offers no TLS.
+    Tls {
+        /// Whether a server without TLS is refused.
+        required: bool,
+        /// The verifying connector.
+        connector: MakeRustlsConnect,
+    },
+}
+
+impl std::fmt::Debug for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Transport::Plain => f.write_str("Plain"),
+            Transport::Tls { required, .. } => f.debug_struct("Tls").field("required", required).finish(),
+        }
+    }
+}
+
+/// The libpq parameters the URL parser does not know, taken out of `url`:
+/// the URL without them, its `sslmode` (`verify-ca` and `verify-full` read
+/// as `require`: every certificate is verified), and `sslrootcert`.
+fn tls_parameters(url: &str) -> (String, Option<String>, Option<String>) {
+    let (mut mode, mut root) = (None, None);
+    let mut take = |pair: &str| -> bool {
+        match pair.split_once('=') {
+            Some(("sslrootcert", value)) => {
+                root = Some(percent_decoded(value));
+                false
+            }
+            Some(("sslmode", value)) => {
+                mode = Some(percent_decoded(value));
+                false
+            }
+            _ => true,
+        }
+    };
+    let rest = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        match url.split_once('?') {
+            Some((base, query)) => {
+                let kept: Vec<&str> = query.split('&').filter(|pair| take(pair)).collect();
+                if kept.is_empty() {
+                    base.to_owned()
+                } else {
+                    format!("{base}?{}", kept.join("&"))
+                }
+            }
+            None => url.to_owned(),
+        }
+    } else {
+        url.split_whitespace()
+            .filter(|pair| take(pair))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    (rest, mode, root)
+}
+
+fn percent_decoded(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
+        match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Whether every host of `config` is on this machine.
+fn all_local(config: &postgres::Config) -> bool {
+    config.get_hosts().iter().all(|host| match host {
+        Host::Tcp(name) => {
+            name.eq_ignore_ascii_case("localhost")
+                || name
+                    .trim_matches(['[', ']'])
+                    .parse::<IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+        }
+        Host::Unix(_) => true,
+    })
+}
+
+/// The verifying connector: Mozilla's roots, or the certificates in the
+/// PEM file `root`.
+fn connector(root: Option<&str>) -> Result<MakeRustlsConnect, SqlError> {
+    let mut roots = rustls::RootCertStore::empty();
+    match root {
+        None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+        Some(path) => {
+            let certificates = CertificateDer::pem_file_iter(path)
+                .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+                .map_err(|e| SqlError(format!("PostgreSQL sslrootcert {path}: {e}")))?;
+            let (added, _) = roots.add_parsable_certificates(certificates);
+            if added == 0 {
+                return Err(SqlError(format!(
+                    "PostgreSQL sslrootcert {path}: no certificate in it"
+                )));
+            }
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| SqlError(format!("TLS: {e}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(MakeRustlsConnect::new(config))
+}
+
+/// Parses a database URL (`postgres://user:pass@host:port/db?…` or
+/// key=value pairs) into the client's settings and the [`Transport`] it
+/// asks for.
+pub fn parse_url(url: &str) -> Result<(postgres::Config, Transport), SqlError> {
+    let (rest, mode, root) = tls_parameters(url);
+    let mut config: postgres::Config = rest
+        .parse()
+        .map_err(|e: postgres::Error| SqlError(format!("PostgreSQL URL: {e}")))?;
+    let required = match mode.as_deref() {
+        Some("disable") => {
+            if root.is_some() {
+                return Err(SqlError(
+                    "PostgreSQL URL: sslrootcert with sslmode=disable".into(),
+                ));
+            }
+            config.ssl_mode(SslMode::Disable);
+            return Ok((config, Transport::Plain));
+        }
+        Some("prefer" | "allow") => false,
+        Some("require" | "verify-ca" | "verify-full") => true,
+        Some(other) => {
+            return Err(SqlError(format!(
+                "PostgreSQL URL: sslmode={other}: expected disable, prefer, require, verify-ca or verify-full"
+            )));
+        }
+        None if root.is_none() && all_local(&config) => {
+            config.ssl_mode(SslMode::Disable);
+            return Ok((config, Transport::Plain));
+        }
+        None => true,
+    };
+    config.ssl_mode(if required {
+        SslMode::Require
+    } else {
+        SslMode::Prefer
+    });
+    let connector = connector(root.as_deref())?;
+    Ok((config, Transport::Tls { required, connector }))
+}
+
 /// One connection, with its prepared statements.
 pub struct PgConnection {
     client: Client,
@@ -89,10 +268,31 @@ pub struct PgConnection {
 }
 
 impl PgConnection {
-    /// Connects with `config`.
-    pub fn connect(config: &postgres::Config) -> Result<PgConnection, SqlError> {
+    /// Connects to the database at `url` ([`parse_url`]).
+    pub fn open(url: &str) -> Result<PgConnection, SqlError> {
+        let (config, transport) = parse_url(url)?;
+        PgConnection::connect(&config, &transport)
+    }
+
+    /// Connects with `config` over `transport`.
+    pub fn connect(config: &postgres::Config, transport: &Transport) -> Result<PgConnection, SqlError> {
+        let client = match transport {
+            Transport::Plain => config.connect(NoTls).map_err(fault)?,
+            Transport::Tls { required, connector } => config.connect(connector.clone()).map_err(|e| {
+                let SqlError(text) = fault(e);
+                if *required && text.contains("TLS") {
+                    SqlError(format!(
+                        "{text} (the database must offer TLS with a certificate valid for the host name \
+                         in the URL: add sslrootcert=PATH for a private CA, or sslmode=disable only on a \
+                         private network)"
+                    ))
+                } else {
+                    SqlError(text)
+                }
+            })?,
+        };
         Ok(PgConnection {
-            client: config.connect(NoTls).map_err(fault)?,
+            client,
             prepared: HashMap::new(),
         })
     }
@@ -147,6 +347,7 @@ impl Connection for PgConnection {
 /// A pool of connections to one database, at most `size` open at once.
 pub struct PgPool {
     config: postgres::Config,
+    transport: Transport,
     size: usize,
     state: Mutex<PoolState>,
     freed: Condvar,
@@ -159,21 +360,21 @@ struct PoolState {
 
 impl PgPool {
     /// A pool for the database at `url` (`postgres://user:pass@host:port/db`
-    /// or key=value pairs); connects once to fail early on a wrong URL or
-    /// an unreachable server.
+    /// or key=value pairs; TLS as [`parse_url`] reads it); connects once to
+    /// fail early on a wrong URL, an unreachable server or a certificate
+    /// that does not verify.
     pub fn connect(url: &str, size: usize) -> Result<PgPool, SqlError> {
-        let mut config: postgres::Config = url
-            .parse()
-            .map_err(|e: postgres::Error| SqlError(format!("PostgreSQL URL: {e}")))?;
+        let (mut config, transport) = parse_url(url)?;
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
         if config.get_application_name().is_none() {
             config.application_name("customer-web");
         }
-        let first = PgConnection::connect(&config)?;
+        let first = PgConnection::connect(&config, &transport)?;
         Ok(PgPool {
             config,
+            transport,
             size: size.max(1),
             state: Mutex::new(PoolState {
                 idle: vec![first],
@@ -200,7 +401,7 @@ impl PgPool {
             if state.open < self.size {
                 state.open += 1;
                 drop(state);
-                return PgConnection::connect(&self.config).inspect_err(|_| {
+                return PgConnection::connect(&self.config, &self.transport).inspect_err(|_| {
                     self.lock().open -= 1;
                     self.freed.notify_one();
                 });
@@ -309,9 +510,6 @@ pub mod testing {
     }
 
     fn admin(server: &str, sql: &str) -> Result<(), SqlError> {
-        let config: postgres::Config = server
-            .parse()
-            .map_err(|e: postgres::Error| SqlError(e.to_string()))?;
-        PgConnection::connect(&config)?.batch(sql)
+        PgConnection::open(server)?.batch(sql)
     }
 }

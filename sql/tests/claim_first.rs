@@ -69,7 +69,6 @@ fn a_preferred_message_first_on_postgres() {
     let Some(db) = TestDatabase::create("claim first") else {
         return;
     };
-    let config: postgres::Config = db.url.parse().unwrap();
-    let mut c = customer_web_sql::postgres::PgConnection::connect(&config).unwrap();
+    let mut c = customer_web_sql::postgres::PgConnection::open(&db.url).unwrap();
     run(&mut c);
 }

@@ -100,9 +100,8 @@ fn migrations_on_postgres() {
     let Some(db) = TestDatabase::create("migrations") else {
         return;
     };
-    let config: postgres::Config = db.url.parse().unwrap();
     run(&|| {
-        Box::new(customer_web_sql::postgres::PgConnection::connect(&config).unwrap()) as Box<dyn Connection>
+        Box::new(customer_web_sql::postgres::PgConnection::open(&db.url).unwrap()) as Box<dyn Connection>
     });
 }
 

@@ -311,8 +311,7 @@ fn a_database_restart_mid_flow_shows_503_and_loses_nothing() {
     let mut phone = a.browser();
     let to_credentials = phone.submit(&link, &link, &[("keyword", KEYWORD)]);
     assert_eq!(to_credentials.location(), "/credentials");
-    let config: postgres::Config = pg.url.parse().expect("URL");
-    let mut c = PgConnection::connect(&config).expect("the database");
+    let mut c = PgConnection::open(&pg.url).expect("the database");
     let flows = c
         .query(
             "SELECT count(*) FROM cw_kv WHERE key >= 'enrollment/'::bytea AND key < 'enrollment0'::bytea",
@@ -322,4 +321,53 @@ fn a_database_restart_mid_flow_shows_503_and_loses_nothing() {
         .uint(0, "count")
         .expect("count");
     assert_eq!(flows, 1, "one enrollment flow, the one begun before the outage");
+}
+
+/// The hosts reach a database over TLS verified against the URL's
+/// `sslrootcert`, and refuse a certificate for another name with an error
+/// that says what to do and does not show the password.
+#[test]
+fn hosts_reach_postgres_over_verified_tls_and_refuse_a_wrong_certificate() {
+    let Some(db) = TestDatabase::create("PostgreSQL TLS") else {
+        return;
+    };
+    let ca = std::env::var("CUSTOMER_WEB_TEST_POSTGRES_CA")
+        .expect(".ci/postgres sets CUSTOMER_WEB_TEST_POSTGRES_CA beside CUSTOMER_WEB_TEST_POSTGRES");
+    let with = |host: &str| {
+        db.url
+            .replacen("postgres@127.0.0.1:", &format!("postgres:s3cret-pw@{host}:"), 1)
+            + &format!("&sslmode=verify-full&sslrootcert={ca}")
+    };
+    let data = tempfile::tempdir().expect("a data dir");
+    let run = |url: &str| {
+        std::process::Command::new(support::serve_process::binary())
+            .arg("--data-dir")
+            .arg(data.path())
+            .arg("outbox")
+            .env("CUSTOMER_WEB_DATABASE", url)
+            .output()
+            .expect("customer-web runs")
+    };
+
+    let verified = run(&with("localhost"));
+    assert!(
+        verified.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verified.stderr)
+    );
+    // The schema is there: the host migrated it over TLS.
+    let migrated = inspect(&db.url)
+        .with(|c| c.query("SELECT count(*) FROM cw_outbox", &[]))
+        .expect("cw_outbox exists");
+    assert_eq!(migrated[0].0[0], Value::Int(0));
+
+    let refused = run(&with("127.0.0.1"));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success());
+    assert!(stderr.contains("not valid for name"), "{stderr}");
+    assert!(stderr.contains("sslrootcert=PATH"), "{stderr}");
+    assert!(
+        !stderr.contains("s3cret-pw"),
+        "the password is never shown: {stderr}"
+    );
 }
