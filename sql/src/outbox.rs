@@ -130,6 +130,36 @@ pub struct OutgoingMessage {
     pub kind: String,
 }
 
+/// The longest subject accepted, in bytes (a header line's limit).
+pub const MAX_SUBJECT: usize = 998;
+
+/// The largest body accepted, in bytes.
+pub const MAX_TEXT: usize = 64 * 1024;
+
+/// How long a deliverer holds a claimed message, in seconds: longer than
+/// any delivery should take, so a live deliverer never loses its claim,
+/// yet short enough that a crashed one's messages go out again soon.
+pub const DELIVERY_LEASE: u64 = 300;
+
+impl OutgoingMessage {
+    /// Why the outbox refuses this message, if it does: header injection
+    /// (a recipient that is not one address, control characters in the
+    /// subject) and oversized mail are refused at the door, whatever the
+    /// component believes it validated.
+    pub fn refusal(&self) -> Option<&'static str> {
+        if self.to.chars().any(|c| c.is_control() || c == ',' || c == ';') || !self.to.contains('@') {
+            return Some("recipient is not a single address");
+        }
+        if self.subject.chars().any(char::is_control) || self.subject.len() > MAX_SUBJECT {
+            return Some("subject has control characters or is too long");
+        }
+        if self.text.len() > MAX_TEXT {
+            return Some("body too long");
+        }
+        None
+    }
+}
+
 /// Where a queued message stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeliveryState {
@@ -504,4 +534,53 @@ pub fn get(c: &mut dyn Connection, id: u64) -> Result<Option<QueuedMessage>, Sql
         .first()
         .map(read)
         .transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(to: &str, subject: &str, text: &str) -> OutgoingMessage {
+        OutgoingMessage {
+            to: to.into(),
+            subject: subject.into(),
+            text: text.into(),
+            kind: "enrollment-link".into(),
+        }
+    }
+
+    #[test]
+    fn header_injection_and_oversized_mail_are_refused() {
+        let subject = "【ご登録】お客さまWebサービス";
+        assert_eq!(message("taro@example.jp", subject, "本文\n").refusal(), None);
+        let longest = "a".repeat(MAX_SUBJECT);
+        assert_eq!(
+            message("taro@example.jp", &longest, &"x".repeat(MAX_TEXT)).refusal(),
+            None
+        );
+        for to in [
+            "taro@example.jp\r\nBcc: all@example.jp",
+            "taro@example.jp, jiro@example.jp",
+            "taro@example.jp; jiro@example.jp",
+            "taro.example.jp",
+            "taro@example.jp\0",
+        ] {
+            assert_eq!(
+                message(to, subject, "本文").refusal(),
+                Some("recipient is not a single address"),
+                "{to:?}"
+            );
+        }
+        for bad in ["件名\r\nBcc: all@example.jp", "件名\n", &format!("{longest}a")] {
+            assert_eq!(
+                message("taro@example.jp", bad, "本文").refusal(),
+                Some("subject has control characters or is too long"),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(
+            message("taro@example.jp", subject, &"x".repeat(MAX_TEXT + 1)).refusal(),
+            Some("body too long")
+        );
+    }
 }

@@ -19,16 +19,11 @@ pub use memory::MemoryOutbox;
 pub use smtp::{Charset, SmtpDelivery};
 pub use sql::{PostgresOutbox, SqliteOutbox};
 
-/// How long [`deliver_due`] leases a claimed message, in seconds: longer than
-/// any delivery should take, so a live worker never loses its claim, yet
-/// short enough that a crashed worker's messages go out again soon.
-pub const DELIVERY_LEASE: u64 = 300;
-
 /// How many messages one [`deliver_due`] pass claims at most.
 pub const DELIVERY_BATCH: usize = 100;
 
 pub use customer_web_sql::outbox::{
-    DeliveryState, Outbox, OutboxError, OutgoingMessage, QueuedMessage, SqlOutbox, backoff,
+    DELIVERY_LEASE, DeliveryState, Outbox, OutboxError, OutgoingMessage, QueuedMessage, SqlOutbox, backoff,
 };
 
 /// An outbox the host can share between threads.

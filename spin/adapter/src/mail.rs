@@ -13,7 +13,7 @@
 //! `mail_relay_url` empty, mail stays in the outbox, which the dev mailbox
 //! shows at `/_dev/mail`.
 
-use customer_web_sql::outbox::{self, OutgoingMessage, QueuedMessage};
+use customer_web_sql::outbox::{self, DELIVERY_LEASE, OutgoingMessage, QueuedMessage};
 use customer_web_sql::{Connection, SqlError};
 use spin_sdk::http::{Request, Response};
 
@@ -21,38 +21,21 @@ use crate::Adapter;
 use crate::bindings::exports::customer_web::plugin::mail::{Error, Guest, Message};
 use crate::db;
 
-/// Longest subject and body accepted: the wasmtime host's limits.
-const MAX_SUBJECT: usize = 998;
-const MAX_TEXT: usize = 64 * 1024;
-
-/// How long a claimed message is held by its deliverer, in seconds: the
-/// wasmtime host's lease.
-const DELIVERY_LEASE: u64 = 300;
-
 /// Most messages one `send` tries to deliver (the customer waits for it).
 const DELIVERY_BATCH: usize = 5;
 
 impl Guest for Adapter {
     fn send(message: Message) -> Result<(), Error> {
-        // Header injection and oversized mail are refused here, whatever
-        // the component believes it validated.
-        if message.to.chars().any(|c| c.is_control() || c == ',' || c == ';') || !message.to.contains('@') {
-            return Err(Error::Rejected("recipient is not a single address".into()));
-        }
-        if message.subject.chars().any(char::is_control) || message.subject.len() > MAX_SUBJECT {
-            return Err(Error::Rejected(
-                "subject has control characters or is too long".into(),
-            ));
-        }
-        if message.text.len() > MAX_TEXT {
-            return Err(Error::Rejected("body too long".into()));
-        }
         let message = OutgoingMessage {
             to: message.to,
             subject: message.subject,
             text: message.text,
             kind: message.kind,
         };
+        // The wasmtime host's refusals, from the same function.
+        if let Some(refusal) = message.refusal() {
+            return Err(Error::Rejected(refusal.into()));
+        }
         let now = db::now();
         db::with(|c| {
             let id = outbox::enqueue(c, &message, now)?;
