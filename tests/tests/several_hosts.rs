@@ -333,10 +333,11 @@ fn hosts_reach_postgres_over_verified_tls_and_refuse_a_wrong_certificate() {
     };
     let ca = std::env::var("CUSTOMER_WEB_TEST_POSTGRES_CA")
         .expect(".ci/postgres sets CUSTOMER_WEB_TEST_POSTGRES_CA beside CUSTOMER_WEB_TEST_POSTGRES");
-    let with = |host: &str| {
-        db.url
-            .replacen("postgres@127.0.0.1:", &format!("postgres:s3cret-pw@{host}:"), 1)
-            + &format!("&sslmode=verify-full&sslrootcert={ca}")
+    let with = |host: &str| -> String {
+        let url = db
+            .url
+            .replacen("postgres@127.0.0.1:", &format!("postgres:s3cret-pw@{host}:"), 1);
+        format!("{url}&sslmode=verify-full&sslrootcert={ca}")
     };
     let data = tempfile::tempdir().expect("a data dir");
     let run = |url: &str| {
