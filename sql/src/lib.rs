@@ -5,7 +5,8 @@
 //! statement at a time, positional parameters, rows of [`Value`]s. The
 //! wasmtime host runs them on rusqlite (feature `rusqlite`) and on the
 //! `postgres` client with a small pool (feature `postgres`); the Spin
-//! adapter and its dev mailbox on Spin's SQLite (feature `spin`). Whatever
+//! adapter and its dev mailbox on Spin's SQLite or Spin's PostgreSQL
+//! (feature `spin`). Whatever
 //! runs them, every write is **one statement**, atomic in both dialects,
 //! so the guarantees hold where no transaction spans two calls and across
 //! any number of hosts on one PostgreSQL database:
@@ -28,13 +29,17 @@ pub mod outbox;
 pub mod postgres;
 #[cfg(feature = "spin")]
 pub mod spin;
+#[cfg(feature = "spin")]
+pub mod spin_postgres;
 #[cfg(any(feature = "spin", test))]
 mod split;
 #[cfg(feature = "rusqlite")]
 pub mod sqlite;
+mod url;
 
 pub use adopt::adopt_spin_tables;
 pub use migrate::{Schema, is_current, migrate};
+pub use url::redact_url;
 
 /// The SQL dialect a [`Connection`] speaks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
