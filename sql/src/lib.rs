@@ -24,6 +24,7 @@ mod adopt;
 pub mod audit;
 pub mod kv;
 mod migrate;
+pub mod one_row;
 pub mod outbox;
 #[cfg(feature = "postgres")]
 pub mod postgres;

@@ -24,6 +24,8 @@
 //!   executor's [`postgres`](crate::postgres) does), so every statement of
 //!   the contract casts a parameter whose place is not `bigint`
 //!   (`$2::bigint::integer`, `$3::bigint <> 0`).
+//! - **A query without rows never returns** on Spin 4.0.2, so each runs
+//!   wrapped to answer at least one ([`one_row`](crate::one_row)).
 //! - **Startup options are honoured**: a URL's
 //!   `options=-c search_path=…` holds for every call (the pool's cleaning
 //!   resets to it).
@@ -34,7 +36,7 @@
 use spin_sdk::pg4;
 
 use crate::url::{hide_password as hide, redact_url};
-use crate::{Connection, Dialect, Row, SqlError, Value};
+use crate::{Connection, Dialect, Row, SqlError, Value, one_row};
 
 /// A connection to a PostgreSQL database through Spin.
 pub struct SpinPostgres {
@@ -127,12 +129,17 @@ impl Connection for SpinPostgres {
 
     fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, SqlError> {
         let params: Vec<pg4::ParameterValue> = params.iter().map(parameter).collect();
-        let result = self.conn.query(sql, &params).map_err(|e| fault(&e))?;
-        result
+        // Spin 4.0.2 never answers a query without rows (crate::one_row).
+        let result = self
+            .conn
+            .query(&one_row::wrap(sql), &params)
+            .map_err(|e| fault(&e))?;
+        let rows = result
             .rows
             .into_iter()
             .map(|row| row.into_iter().map(value).collect::<Result<Vec<_>, _>>().map(Row))
-            .collect()
+            .collect::<Result<Vec<_>, _>>()?;
+        one_row::unwrap(rows)
     }
 
     fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, SqlError> {
@@ -145,5 +152,29 @@ impl Connection for SpinPostgres {
             self.conn.execute(statement, &[]).map_err(|e| fault(&e))?;
         }
         Ok(())
+    }
+}
+
+/// The Spin variable naming the shared PostgreSQL database (a secret,
+/// empty by default): `postgres://user:password@host:port/database`.
+pub const DATABASE_URL: &str = "database_url";
+
+/// Opens the database the contract (store, outbox, audit trail) lives
+/// in: PostgreSQL when the Spin variable [`DATABASE_URL`] is set and not
+/// empty, else the app's `default` SQLite. A variable Spin cannot read
+/// (a provider's fault) is an error, never a quiet fall-back to SQLite:
+/// an instance on its own file beside others on the shared database
+/// would split the truth.
+pub fn open_contract_database() -> Result<Box<dyn Connection>, SqlError> {
+    let url = match spin_sdk::variables::get(DATABASE_URL) {
+        Ok(url) => url.trim().to_owned(),
+        // Not handed to this component: SQLite, as before the variable.
+        Err(spin_sdk::variables::Error::Undefined(_)) => String::new(),
+        Err(e) => return Err(SqlError(format!("reading the Spin variable {DATABASE_URL}: {e}"))),
+    };
+    if url.is_empty() {
+        Ok(Box::new(crate::spin::SpinSqlite::open_default()?))
+    } else {
+        Ok(Box::new(SpinPostgres::open(&url)?))
     }
 }

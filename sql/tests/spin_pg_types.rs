@@ -4,8 +4,10 @@
 //! The native executor fits each value to the type PostgreSQL infers;
 //! Spin does not, so a statement that put an integer where PostgreSQL
 //! infers `integer` or `boolean` works natively and fails under Spin.
-//! This runs them all natively with Spin's rules (and reads columns as
-//! `customer_web_sql::spin_postgres` does).
+//! This runs them all natively with Spin's rules, each query wrapped to
+//! answer at least one row as `customer_web_sql::spin_postgres` wraps it
+//! (`one_row`: Spin 4.0.2 hangs on a query without rows), and reads
+//! columns as it does.
 
 use std::error::Error;
 
@@ -14,7 +16,7 @@ use customer_web_core::ports::{Condition, WriteOutcome};
 use customer_web_sql::audit::{self, AuditEvent};
 use customer_web_sql::outbox::{self, DeliveryState, OutgoingMessage};
 use customer_web_sql::postgres::testing::TestDatabase;
-use customer_web_sql::{Connection, Dialect, Row, SqlError, Value, is_current, kv, migrate};
+use customer_web_sql::{Connection, Dialect, Row, SqlError, Value, is_current, kv, migrate, one_row};
 use postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 
 const NOW: u64 = 1_700_000_000;
@@ -83,15 +85,17 @@ impl Connection for AsSpinBinds {
     fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, SqlError> {
         let boxed: Vec<Box<dyn ToSql + Sync>> = params.iter().map(strict).collect();
         let refs: Vec<&(dyn ToSql + Sync)> = boxed.iter().map(|b| b.as_ref()).collect();
-        let rows = self.0.query(sql, &refs).map_err(fault)?;
-        rows.iter()
+        let rows = self.0.query(&one_row::wrap(sql), &refs).map_err(fault)?;
+        let rows = rows
+            .iter()
             .map(|row| {
                 (0..row.len())
                     .map(|i| column(row, i))
                     .collect::<Result<Vec<_>, _>>()
                     .map(Row)
             })
-            .collect()
+            .collect::<Result<Vec<_>, _>>()?;
+        one_row::unwrap(rows)
     }
 
     fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, SqlError> {
