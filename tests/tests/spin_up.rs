@@ -508,3 +508,123 @@ fn two_spin_apps_on_one_postgres_finish_each_others_flows_and_race_to_one_winner
         assert_eq!(contract_tables_in_sqlite(app), Vec::<String>::new());
     }
 }
+
+#[test]
+fn spin_instances_starting_together_on_a_fresh_postgres_database_migrate_it_once() {
+    let Some(db) = TestDatabase::create("Spin migrating PostgreSQL") else {
+        return;
+    };
+    let variables = on_postgres(&db);
+    let Some(a) = start_on(&variables) else {
+        return;
+    };
+    let b = start_on(&variables).expect("Spin ran once");
+    // Nothing has touched the database yet: twenty first requests, split
+    // across the two apps, each in an instance that finds it unmigrated.
+    // `migrate` holds BEGIN, the advisory lock and every step on one
+    // connection resource; were they spread over Spin's pooled server
+    // connections, the lock would be released at once and the racers'
+    // CREATE TABLEs would collide (a 503 each).
+    assert!(
+        !PgPool::connect(&db.url, 1)
+            .expect("the test's connection")
+            .with(|c| is_current(c, &[&kv::SCHEMA]))
+            .expect("schema_versions")
+    );
+    let barrier = std::sync::Barrier::new(20);
+    let statuses: Vec<(u16, serde_json::Value)> = std::thread::scope(|scope| {
+        let starters: Vec<_> = (0..20)
+            .map(|i| {
+                let app = if i % 2 == 0 { &a } else { &b };
+                let barrier = &barrier;
+                scope.spawn(move || {
+                    let mut browser = app.browser();
+                    barrier.wait();
+                    post_json(
+                        &mut browser,
+                        "/api/v1/enrollment",
+                        json!({ "agent_code": "AG001" }),
+                    )
+                })
+            })
+            .collect();
+        starters
+            .into_iter()
+            .map(|s| s.join().expect("a starter"))
+            .collect()
+    });
+    for (status, body) in &statuses {
+        assert_eq!(*status, 201, "{body}");
+    }
+    let pg = PgPool::connect(&db.url, 1).expect("the test's connection");
+    let versions: Vec<(String, u64)> = pg
+        .with(|c| {
+            c.query(
+                "SELECT name, version::bigint FROM schema_versions ORDER BY name",
+                &[],
+            )?
+            .iter()
+            .map(|row| Ok((row.text(0, "name")?, row.uint(1, "version")?)))
+            .collect()
+        })
+        .expect("schema_versions");
+    let expected: Vec<(String, u64)> = [&audit::SCHEMA, &outbox::SCHEMA, &kv::SCHEMA]
+        .iter()
+        .map(|schema| (schema.name.to_owned(), schema.postgres.len() as u64))
+        .collect::<std::collections::BTreeMap<_, _>>()
+        .into_iter()
+        .collect();
+    assert_eq!(versions, expected);
+    let flows = pg.with(|c| kv::versions(c, now())).expect("cw_kv");
+    assert!(flows.len() >= 20, "twenty flows in the shared store: {flows:?}");
+}
+
+#[test]
+fn a_postgres_database_spin_cannot_reach_is_a_503_that_never_shows_the_password() {
+    const PASSWORD: &str = "never-shown-Pa55word";
+    // A loopback port nobody listens on, allowed as the origin.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a port")
+        .port();
+    let url = format!("postgres://cw:{PASSWORD}@127.0.0.1:{port}/customer_web");
+    let origin = format!("postgres://127.0.0.1:{port}");
+    let Some(app) = SpinApp::start(&[("database_url", &url), ("database_origin", &origin)], &[]) else {
+        return;
+    };
+    let (status, body) = post_json(
+        &mut app.browser(),
+        "/api/v1/enrollment",
+        json!({ "agent_code": "AG001" }),
+    );
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (503, Some("unavailable")),
+        "{body}"
+    );
+    // The dev mailbox shows the fault itself: where, without the password.
+    let mailbox = app.browser().get("/_dev/mail");
+    assert_eq!(mailbox.status, 503, "{}", mailbox.body);
+    assert!(
+        mailbox
+            .body
+            .contains(&format!("postgres://cw:…@127.0.0.1:{port}/customer_web")),
+        "{}",
+        mailbox.body
+    );
+    let mut logs = app.log();
+    for entry in std::fs::read_dir(app.state.path().join("logs"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        logs.push_str(&std::fs::read_to_string(entry.path()).unwrap_or_default());
+    }
+    for (what, text) in [
+        ("the page", &mailbox.body),
+        ("the logs", &logs),
+        ("the answer", &body.to_string()),
+    ] {
+        assert!(!text.contains(PASSWORD), "the password in {what}: {text}");
+    }
+}
