@@ -15,9 +15,10 @@
 //!   does the advisory lock inside it. Dropped, the client goes back to
 //!   the pool, which cleans it (`RESET ALL`, advisory locks released,
 //!   `DISCARD TEMP`) before the next instance gets it; a client left in a
-//!   failed transaction fails that cleaning and is closed. [`migrate`]
-//!   ends every transaction it begins (`COMMIT`, or `ROLLBACK` on any
-//!   error), so no instance hands a transaction on.
+//!   failed transaction fails that cleaning and is closed. The cleaning
+//!   ends no open transaction, though: [`migrate`] ends every one it
+//!   begins (`COMMIT`, or `ROLLBACK` on any error), and [`SpinPostgres::open`]
+//!   rolls back whatever an instance that died mid-migration left.
 //! - **Parameters are typed by their value, not by the statement.** Spin
 //!   binds an `int64` only where PostgreSQL infers `bigint`, a `str` only
 //!   as text, a `binary` only as `bytea` (no coercion as the native
@@ -60,6 +61,11 @@ impl SpinPostgres {
                 hide(&describe(&e), url)
             ))
         })?;
+        // The pool's cleaning ends no transaction: one an instance left open
+        // when it died between BEGIN and COMMIT (a migration) would carry
+        // over to this one. Nothing of ours is open yet, so end any; with
+        // none, PostgreSQL only warns.
+        conn.execute("ROLLBACK", &[]).map_err(|e| fault(&e))?;
         Ok(SpinPostgres { conn })
     }
 }
