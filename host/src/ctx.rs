@@ -121,18 +121,7 @@ impl Capabilities {
 pub const POSTGRES_CONNECTIONS: usize = 16;
 
 /// A database URL as it may be logged: without its password.
-pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let userinfo = &url[scheme + 3..at];
-            match userinfo.split_once(':') {
-                Some((user, _)) => format!("{}{user}:…{}", &url[..scheme + 3], &url[at..]),
-                None => url.to_owned(),
-            }
-        }
-        _ => url.to_owned(),
-    }
-}
+pub use customer_web_sql::redact_url;
 
 /// The data of one `Store`: one call, one instance.
 pub struct HostCtx {

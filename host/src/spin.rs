@@ -8,6 +8,8 @@
 //!   (cached) and run on its own in autocommit, every row returned, errors
 //!   as `io(message)`: what Spin's in-process SQLite does;
 //! - `fermyon:spin/variables@2.0.0` from a map of resolved values;
+//! - `spin:postgres/postgres@4.0.0` linked but refused (a trap): the
+//!   stand-in runs the adapter on SQLite, `database_url` empty;
 //! - `wasi:http/types` and `wasi:http/outgoing-handler`, whose requests
 //!   never leave the process: a [`Relay`] records each one and answers it;
 //! - the rest of WASI 0.2 as wasmtime provides it (Spin uses the same
@@ -194,7 +196,36 @@ impl SpinCtx {
 pub(crate) fn add_to_linker(linker: &mut Linker<HostCtx>) -> wasmtime::Result<()> {
     wasmtime_wasi::p2::add_to_linker_sync(linker)?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_sync(linker)?;
+    link_no_postgres(linker)?;
     bindings::SpinHost::add_to_linker::<HostCtx, HasSelf<SpinCtx>>(linker, HostCtx::spin)
+}
+
+/// The stand-in has no PostgreSQL. The adapter imports Spin's
+/// `spin:postgres/postgres@4.0.0` for the `database_url` variable, which
+/// the stand-in leaves empty (the adapter is then on SQLite, which is what
+/// it stands in for); the interface is linked only so the composition
+/// instantiates, and a call traps saying so. The real Spin runs the
+/// PostgreSQL path (`tests/tests/spin_up.rs`).
+fn link_no_postgres(linker: &mut Linker<HostCtx>) -> wasmtime::Result<()> {
+    struct NoConnection;
+    let mut postgres = linker.instance("spin:postgres/postgres@4.0.0")?;
+    postgres.resource(
+        "connection",
+        wasmtime::component::ResourceType::host::<NoConnection>(),
+        |_, _| Ok(()),
+    )?;
+    for name in [
+        "[static]connection.open",
+        "[method]connection.query",
+        "[method]connection.execute",
+    ] {
+        postgres.func_new(name, |_, _, _, _| {
+            Err(wasmtime::Error::msg(
+                "the Spin stand-in has no PostgreSQL: leave database_url empty",
+            ))
+        })?;
+    }
+    Ok(())
 }
 
 impl sqlite::Host for SpinCtx {}

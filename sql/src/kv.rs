@@ -181,7 +181,7 @@ pub const COUNT_PREFIX: Statement = Statement {
              WHERE substr(CAST(key AS BLOB), 1, ?2) = ?1
                AND (expires_at IS NULL OR expires_at > ?3)",
     postgres: "SELECT count(*) FROM cw_kv
-               WHERE substring(key FROM 1 FOR $2::integer) = $1
+               WHERE substring(key FROM 1 FOR $2::bigint::integer) = $1
                  AND (expires_at IS NULL OR expires_at > $3)",
 };
 

@@ -5,7 +5,8 @@
 //! statement at a time, positional parameters, rows of [`Value`]s. The
 //! wasmtime host runs them on rusqlite (feature `rusqlite`) and on the
 //! `postgres` client with a small pool (feature `postgres`); the Spin
-//! adapter and its dev mailbox on Spin's SQLite (feature `spin`). Whatever
+//! adapter and its dev mailbox on Spin's SQLite or Spin's PostgreSQL
+//! (feature `spin`). Whatever
 //! runs them, every write is **one statement**, atomic in both dialects,
 //! so the guarantees hold where no transaction spans two calls and across
 //! any number of hosts on one PostgreSQL database:
@@ -25,18 +26,23 @@ pub mod audit;
 pub mod conformance;
 pub mod kv;
 mod migrate;
+pub mod one_row;
 pub mod outbox;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 #[cfg(feature = "spin")]
 pub mod spin;
+#[cfg(feature = "spin")]
+pub mod spin_postgres;
 #[cfg(any(feature = "spin", test))]
 mod split;
 #[cfg(feature = "rusqlite")]
 pub mod sqlite;
+mod url;
 
 pub use adopt::adopt_spin_tables;
 pub use migrate::{Schema, is_current, migrate};
+pub use url::redact_url;
 
 /// The SQL dialect a [`Connection`] speaks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -177,6 +183,24 @@ pub trait Connection {
     /// Runs statements without parameters, separated by `;` (schema
     /// steps, `BEGIN`, `COMMIT`).
     fn batch(&mut self, sql: &str) -> Result<(), SqlError>;
+}
+
+impl<C: Connection + ?Sized> Connection for Box<C> {
+    fn dialect(&self) -> Dialect {
+        (**self).dialect()
+    }
+
+    fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, SqlError> {
+        (**self).query(sql, params)
+    }
+
+    fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, SqlError> {
+        (**self).execute(sql, params)
+    }
+
+    fn batch(&mut self, sql: &str) -> Result<(), SqlError> {
+        (**self).batch(sql)
+    }
 }
 
 /// Somewhere statements run: one SQLite file's connection, a pool of

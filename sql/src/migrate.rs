@@ -136,7 +136,7 @@ fn apply(c: &mut dyn Connection, schema: &Schema, dialect: Dialect) -> Result<()
         ),
         Dialect::Postgres => (
             "SELECT version::bigint FROM schema_versions WHERE name = $1",
-            "INSERT INTO schema_versions (name, version) VALUES ($1, $2::integer)
+            "INSERT INTO schema_versions (name, version) VALUES ($1, $2::bigint::integer)
              ON CONFLICT (name) DO UPDATE SET version = EXCLUDED.version",
         ),
     };

@@ -345,7 +345,7 @@ pub const SENT: Statement = Statement {
              RETURNING id",
     postgres: "UPDATE cw_outbox
                SET state = 'sent', attempts = attempts + 1, sent_at = $2, leased_until = 0,
-                   body = CASE WHEN $3 THEN body ELSE '' END
+                   body = CASE WHEN $3::bigint <> 0 THEN body ELSE '' END
                WHERE id = $1 AND state <> 'sent'
                RETURNING id",
 };

@@ -23,6 +23,7 @@ use sha2::{Digest, Sha256};
 /// types and outgoing-handler; wasmtime's linker serves any 0.2.x import
 /// from its 0.2 definitions), `fermyon:spin/*@2.0.0`,
 /// `spin:key-value@3.0.0`, `spin:sqlite@3.1`, `spin:variables@3.0`,
+/// `spin:postgres@4.0.0`,
 /// `wasi:keyvalue@0.2.0-draft2` and `wasi:config@0.2.0-draft-2024-09-27`.
 const SPIN_4_0_2_PROVIDES: &[(&str, &str)] = &[
     ("wasi:cli/environment", "0.2."),
@@ -58,6 +59,9 @@ const SPIN_4_0_2_PROVIDES: &[(&str, &str)] = &[
     ("spin:key-value/key-value", "3.0.0"),
     ("spin:sqlite/sqlite", "3.1."),
     ("spin:variables/variables", "3.0."),
+    // The adapter's and the dev mailbox's PostgreSQL (spin-sdk's pg4),
+    // which spin_up.rs runs on the real Spin 4.0.2.
+    ("spin:postgres/postgres", "4.0.0"),
     ("wasi:keyvalue/store", "0.2.0-draft2"),
     ("wasi:keyvalue/atomics", "0.2.0-draft2"),
     ("wasi:keyvalue/batch", "0.2.0-draft2"),

@@ -4,7 +4,10 @@
 //!
 //! Needs the Spin CLI (`SPIN_BIN`, or `spin` on `PATH`; `.ci/run` puts
 //! `../shared/tools` there). Without it each test says so loudly and
-//! returns; with it, each must pass.
+//! returns; with it, each must pass. The tests of the app on PostgreSQL
+//! (Spin variable `database_url`) also need the test server
+//! `CUSTOMER_WEB_TEST_POSTGRES` names (a schema per test); without it they
+//! say SKIPPED, and under CI (`CI=true`) they fail.
 
 mod common;
 mod support;
@@ -14,9 +17,12 @@ use std::collections::BTreeSet;
 use common::spin::SpinDb;
 use customer_web_host::directory::FileDirectory;
 use customer_web_host::mail::DeliveryState;
+use customer_web_sql::postgres::PgPool;
+use customer_web_sql::postgres::testing::TestDatabase;
+use customer_web_sql::{Database, audit, is_current, kv, outbox};
 use serde_json::json;
 use support::relay::Relay;
-use support::spin_app::SpinApp;
+use support::spin_app::{self, SpinApp};
 use support::walks::{self, KEYWORD, api_customer, api_enroll_until_mail, post_json, token_in};
 
 fn now() -> u64 {
@@ -310,4 +316,298 @@ fn spin_up_adopts_a_database_the_old_adapter_made() {
             ("storage".to_owned(), 2)
         ]
     );
+}
+
+fn start_on(variables: &[(&'static str, String)]) -> Option<SpinApp> {
+    let refs: Vec<(&str, &str)> = variables.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    SpinApp::start(&refs, &[])
+}
+
+/// The contract's tables in a Spin app's SQLite file.
+fn contract_tables_in_sqlite(app: &SpinApp) -> Vec<String> {
+    let conn = rusqlite::Connection::open(app.database()).expect("the Spin database");
+    let mut statement = conn
+        .prepare(
+            "SELECT name FROM sqlite_master WHERE type = 'table'
+             AND name IN ('cw_kv', 'cw_outbox', 'cw_audit', 'schema_versions') ORDER BY name",
+        )
+        .expect("sqlite_master");
+    statement
+        .query_map([], |row| row.get(0))
+        .expect("sqlite_master")
+        .collect::<Result<_, _>>()
+        .expect("names")
+}
+
+#[test]
+fn spin_up_with_database_url_keeps_store_outbox_and_audit_in_postgres() {
+    let Some(db) = TestDatabase::create("Spin on PostgreSQL") else {
+        return;
+    };
+    let Some(app) = start_on(&spin_app::on_postgres(&db.url)) else {
+        return;
+    };
+    // The walk reads the mail in the dev mailbox, which reads PostgreSQL.
+    walks::enrollment_to_handover(&|| app.browser());
+
+    let pg = PgPool::connect(&db.url, 1).expect("the test's connection");
+    let audit: Vec<String> = pg
+        .with(|c| audit::recent(c, 1000))
+        .expect("cw_audit")
+        .into_iter()
+        .map(|event| event.kind)
+        .collect();
+    for kind in [
+        "enrollment-started",
+        "mail-sent",
+        "account-created",
+        "renewal-handover",
+    ] {
+        assert!(audit.iter().any(|k| k == kind), "{kind} in cw_audit: {audit:?}");
+    }
+    let mails = pg.with(|c| outbox::list(c, 100)).expect("cw_outbox");
+    assert_eq!(mails.len(), 1, "{mails:?}");
+    assert_eq!(mails[0].message.kind, "enrollment-link");
+    assert!(
+        mails[0].message.text.contains("/link/"),
+        "the dev mailbox keeps the body"
+    );
+    let versions = pg.with(|c| kv::versions(c, now())).expect("cw_kv");
+    assert!(
+        versions.iter().any(|(key, _)| key.starts_with("session/")),
+        "a live session in cw_kv: {versions:?}"
+    );
+    let migrated = pg
+        .with(|c| is_current(c, &[&kv::SCHEMA, &outbox::SCHEMA, &audit::SCHEMA]))
+        .expect("schema_versions");
+    assert!(migrated, "the adapter migrated the shared database");
+
+    // SQLite holds the directory alone.
+    assert_eq!(contract_tables_in_sqlite(&app), Vec::<String>::new());
+    let sqlite = rusqlite::Connection::open(app.database()).expect("the Spin database");
+    let holders: i64 = sqlite
+        .query_row("SELECT count(*) FROM cw_policyholders", [], |row| row.get(0))
+        .expect("the directory in SQLite");
+    assert!(holders > 0);
+}
+
+#[test]
+fn two_spin_apps_on_one_postgres_finish_each_others_flows_and_race_to_one_winner() {
+    let Some(db) = TestDatabase::create("two Spin apps on PostgreSQL") else {
+        return;
+    };
+    let variables = spin_app::on_postgres(&db.url);
+    // Two `spin up`, each with its own port and state directory (its own
+    // SQLite file): nothing is shared but the database.
+    let Some(a) = start_on(&variables) else {
+        return;
+    };
+    let b = start_on(&variables).expect("Spin ran once");
+    assert_ne!(a.database(), b.database());
+
+    // Screens 1–5 on A; the mail is read in B's dev mailbox, and the link
+    // is opened and finished on B.
+    let mut pc = a.browser();
+    let screen5 = walks::enroll_until_mail(&mut pc);
+    assert_eq!(screen5.status, 200, "{}", screen5.body);
+    let link = walks::link_from_dev_mailbox(&mut b.browser());
+    let mut phone = b.browser();
+    assert_eq!(phone.get(&link).status, 200);
+    let to_credentials = phone.submit(&link, &link, &[("keyword", KEYWORD)]);
+    assert_eq!(
+        to_credentials.location(),
+        "/credentials",
+        "{}",
+        to_credentials.body
+    );
+    let to_review = phone.submit(
+        "/credentials",
+        "/credentials",
+        &[
+            ("user-id", "taro.spin@example.jp"),
+            ("password", walks::PASSWORD),
+            ("password-confirm", walks::PASSWORD),
+        ],
+    );
+    assert_eq!(to_review.location(), "/credentials/review", "{}", to_review.body);
+    let done = phone.submit("/credentials/review", "/credentials/complete", &[]);
+    assert_eq!(phone.follow(&done).status, 200);
+    // The session B made is good on A; the link B spent is spent on A.
+    phone.address = a.address;
+    let home = phone.get("/home");
+    assert_eq!(home.status, 200, "{}", home.body);
+    assert!(home.body.contains("山田　太郎"), "{}", home.body);
+    assert_eq!(a.browser().get(&link).status, 410);
+
+    // A keyword race on one link, split across the two apps.
+    let holder = FileDirectory::sample().policyholders()[1].clone();
+    let (status, body) = api_enroll_until_mail(&mut b.browser(), &api_customer(&holder), "race@example.jp");
+    assert_eq!(status, 200, "{body}");
+    let pg = PgPool::connect(&db.url, 1).expect("the test's connection");
+    let mails = pg.with(|c| outbox::list(c, 100)).expect("cw_outbox");
+    let mail = mails
+        .iter()
+        .find(|m| m.message.to == "race@example.jp")
+        .expect("the race's mail");
+    let token = token_in(&mail.message.text);
+    // The first flow's ticket lives on until it expires.
+    let tickets_before = pg.with(|c| kv::count_prefix(c, "ticket/", now())).expect("cw_kv");
+    let barrier = std::sync::Barrier::new(50);
+    let outcomes: Vec<(u16, serde_json::Value)> = std::thread::scope(|scope| {
+        let racers: Vec<_> = (0..50)
+            .map(|i| {
+                let app = if i % 2 == 0 { &a } else { &b };
+                let (barrier, token) = (&barrier, &token);
+                scope.spawn(move || {
+                    let mut racer = app.browser();
+                    barrier.wait();
+                    post_json(
+                        &mut racer,
+                        "/api/v1/link/keyword",
+                        json!({ "token": token, "keyword": KEYWORD }),
+                    )
+                })
+            })
+            .collect();
+        racers.into_iter().map(|r| r.join().expect("a racer")).collect()
+    });
+    let winners: Vec<_> = outcomes.iter().filter(|(s, _)| *s == 200).collect();
+    assert_eq!(winners.len(), 1, "{outcomes:?}");
+    for (status, body) in &outcomes {
+        if *status != 200 {
+            assert_eq!(*status, 410, "{body}");
+            assert!(
+                matches!(body["error"].as_str(), Some("link-spent" | "link-burnt")),
+                "{body}"
+            );
+        }
+    }
+    assert_eq!(
+        pg.with(|c| kv::count_prefix(c, "ticket/", now())).expect("cw_kv"),
+        tickets_before + 1,
+        "the race made exactly one ticket in the shared store"
+    );
+    for app in [&a, &b] {
+        assert_eq!(contract_tables_in_sqlite(app), Vec::<String>::new());
+    }
+}
+
+#[test]
+fn spin_instances_starting_together_on_a_fresh_postgres_database_migrate_it_once() {
+    let Some(db) = TestDatabase::create("Spin migrating PostgreSQL") else {
+        return;
+    };
+    let variables = spin_app::on_postgres(&db.url);
+    let Some(a) = start_on(&variables) else {
+        return;
+    };
+    let b = start_on(&variables).expect("Spin ran once");
+    // Nothing has touched the database yet: twenty first requests, split
+    // across the two apps, each in an instance that finds it unmigrated.
+    // `migrate` holds BEGIN, the advisory lock and every step on one
+    // connection resource; were they spread over Spin's pooled server
+    // connections, the lock would be released at once and the racers'
+    // CREATE TABLEs would collide (a 503 each).
+    assert!(
+        !PgPool::connect(&db.url, 1)
+            .expect("the test's connection")
+            .with(|c| is_current(c, &[&kv::SCHEMA]))
+            .expect("schema_versions")
+    );
+    let barrier = std::sync::Barrier::new(20);
+    let statuses: Vec<(u16, serde_json::Value)> = std::thread::scope(|scope| {
+        let starters: Vec<_> = (0..20)
+            .map(|i| {
+                let app = if i % 2 == 0 { &a } else { &b };
+                let barrier = &barrier;
+                scope.spawn(move || {
+                    let mut browser = app.browser();
+                    barrier.wait();
+                    post_json(
+                        &mut browser,
+                        "/api/v1/enrollment",
+                        json!({ "agent_code": "AG001" }),
+                    )
+                })
+            })
+            .collect();
+        starters
+            .into_iter()
+            .map(|s| s.join().expect("a starter"))
+            .collect()
+    });
+    for (status, body) in &statuses {
+        assert_eq!(*status, 201, "{body}");
+    }
+    let pg = PgPool::connect(&db.url, 1).expect("the test's connection");
+    let versions: Vec<(String, u64)> = pg
+        .with(|c| {
+            c.query(
+                "SELECT name, version::bigint FROM schema_versions ORDER BY name",
+                &[],
+            )?
+            .iter()
+            .map(|row| Ok((row.text(0, "name")?, row.uint(1, "version")?)))
+            .collect()
+        })
+        .expect("schema_versions");
+    let expected: Vec<(String, u64)> = [&audit::SCHEMA, &outbox::SCHEMA, &kv::SCHEMA]
+        .iter()
+        .map(|schema| (schema.name.to_owned(), schema.postgres.len() as u64))
+        .collect::<std::collections::BTreeMap<_, _>>()
+        .into_iter()
+        .collect();
+    assert_eq!(versions, expected);
+    let flows = pg.with(|c| kv::versions(c, now())).expect("cw_kv");
+    assert!(flows.len() >= 20, "twenty flows in the shared store: {flows:?}");
+}
+
+#[test]
+fn a_postgres_database_spin_cannot_reach_is_a_503_that_never_shows_the_password() {
+    const PASSWORD: &str = "never-shown-Pa55word";
+    // A loopback port nobody listens on, allowed as the origin.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a port")
+        .port();
+    let url = format!("postgres://cw:{PASSWORD}@127.0.0.1:{port}/customer_web");
+    let origin = format!("postgres://127.0.0.1:{port}");
+    let Some(app) = SpinApp::start(&[("database_url", &url), ("database_origin", &origin)], &[]) else {
+        return;
+    };
+    let (status, body) = post_json(
+        &mut app.browser(),
+        "/api/v1/enrollment",
+        json!({ "agent_code": "AG001" }),
+    );
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (503, Some("unavailable")),
+        "{body}"
+    );
+    // The dev mailbox shows the fault itself: where, without the password.
+    let mailbox = app.browser().get("/_dev/mail");
+    assert_eq!(mailbox.status, 503, "{}", mailbox.body);
+    assert!(
+        mailbox
+            .body
+            .contains(&format!("postgres://cw:…@127.0.0.1:{port}/customer_web")),
+        "{}",
+        mailbox.body
+    );
+    let mut logs = app.log();
+    for entry in std::fs::read_dir(app.state.path().join("logs"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        logs.push_str(&std::fs::read_to_string(entry.path()).unwrap_or_default());
+    }
+    for (what, text) in [
+        ("the page", &mailbox.body),
+        ("the logs", &logs),
+        ("the answer", &body.to_string()),
+    ] {
+        assert!(!text.contains(PASSWORD), "the password in {what}: {text}");
+    }
 }

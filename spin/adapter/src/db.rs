@@ -1,12 +1,21 @@
-//! The connection to Spin's `default` SQLite database, on which every
-//! capability runs customer-web-sql's statements.
+//! The adapter's two databases, opened on first use per instance:
+//!
+//! - the **contract** (store, outbox, audit trail): customer-web-sql's
+//!   statements on PostgreSQL when the Spin variable `database_url` is
+//!   set, so that any number of Spin instances share one truth, else on
+//!   Spin's `default` SQLite ([`with`]);
+//! - the **directory** of policyholders, always on Spin's `default`
+//!   SQLite: read-only sample data seeded per app ([`with_directory`]).
+//!
+//! The capabilities see a `&mut dyn Connection` and never which.
 
 use std::cell::RefCell;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use customer_web_sql::spin::SpinSqlite;
+use customer_web_sql::spin_postgres::open_contract_database;
 use customer_web_sql::{
-    Connection, Schema, SqlError, adopt_spin_tables, audit, is_current, kv, migrate, outbox,
+    Connection, Dialect, Schema, SqlError, adopt_spin_tables, audit, is_current, kv, migrate, outbox,
 };
 
 use crate::sql;
@@ -15,43 +24,73 @@ use crate::sql;
 const SCHEMAS: [&Schema; 3] = [&kv::SCHEMA, &outbox::SCHEMA, &audit::SCHEMA];
 
 thread_local! {
-    /// The instance's connection, opened (and the schema checked) on first
-    /// use. Spin gives each request fresh instances, so this lives for one
-    /// request at most.
-    static CONNECTION: RefCell<Option<SpinSqlite>> = const { RefCell::new(None) };
+    /// The instance's connection to the contract's database, opened (and
+    /// the schema checked) on first use. Spin gives each request fresh
+    /// instances, so this lives for one request at most.
+    static CONTRACT: RefCell<Option<Box<dyn Connection>>> = const { RefCell::new(None) };
+    /// The instance's connection to the directory's SQLite database.
+    static DIRECTORY: RefCell<Option<SpinSqlite>> = const { RefCell::new(None) };
 }
 
-/// Runs `f` on the instance's connection, opening it first if needed; a
-/// fault is the description the capability's `unavailable` carries.
+/// Runs `f` on the contract's database (store, outbox, audit trail),
+/// opening it first if needed; a fault is the description the
+/// capability's `unavailable` carries.
 pub fn with<T>(f: impl FnOnce(&mut dyn Connection) -> Result<T, SqlError>) -> Result<T, String> {
-    CONNECTION.with(|cell| {
+    CONTRACT.with(|cell| {
         // Single-threaded, and no capability calls another: the cell is
         // never borrowed twice.
         let mut slot = cell
             .try_borrow_mut()
-            .map_err(|_| "the SQLite connection is in use".to_owned())?;
+            .map_err(|_| "the database connection is in use".to_owned())?;
         if slot.is_none() {
-            *slot = Some(open().map_err(|e| e.0)?);
+            *slot = Some(open_contract().map_err(|e| e.0)?);
         }
         match slot.as_mut() {
-            Some(conn) => f(conn).map_err(|e| e.0),
-            None => Err("the SQLite connection was lost".into()),
+            Some(conn) => f(conn.as_mut()).map_err(|e| e.0),
+            None => Err("the database connection was lost".into()),
         }
     })
 }
 
-/// Opens the `default` database and makes sure the schema is complete:
-/// the contract's tables migrated (a database the adapter made before
-/// migrations existed is adopted first), then the directory's. Both checks
-/// only read, so an instance takes the write lock only when there is work.
-fn open() -> Result<SpinSqlite, SqlError> {
-    let mut conn = SpinSqlite::open_default()?;
-    if !is_current(&mut conn, &SCHEMAS)? {
-        adopt_spin_tables(&mut conn)?;
+/// Runs `f` on the directory's SQLite database, opening it first if
+/// needed.
+pub fn with_directory<T>(f: impl FnOnce(&mut dyn Connection) -> Result<T, SqlError>) -> Result<T, String> {
+    DIRECTORY.with(|cell| {
+        let mut slot = cell
+            .try_borrow_mut()
+            .map_err(|_| "the directory's connection is in use".to_owned())?;
+        if slot.is_none() {
+            *slot = Some(open_directory().map_err(|e| e.0)?);
+        }
+        match slot.as_mut() {
+            Some(conn) => f(conn).map_err(|e| e.0),
+            None => Err("the directory's connection was lost".into()),
+        }
+    })
+}
+
+/// Opens the contract's database and makes sure its schema is current.
+/// The check only reads, so an instance takes a lock only when there is
+/// work: SQLite's write lock (a database the adapter made before
+/// migrations existed is adopted first), or PostgreSQL's migration lock,
+/// inside the transaction `migrate` holds on this one connection.
+fn open_contract() -> Result<Box<dyn Connection>, SqlError> {
+    let mut conn = open_contract_database()?;
+    if !is_current(conn.as_mut(), &SCHEMAS)? {
+        if conn.dialect() == Dialect::Sqlite {
+            adopt_spin_tables(conn.as_mut())?;
+        }
         for schema in SCHEMAS {
-            migrate(&mut conn, schema)?;
+            migrate(conn.as_mut(), schema)?;
         }
     }
+    Ok(conn)
+}
+
+/// Opens the `default` SQLite database and makes sure the directory's
+/// tables are there.
+fn open_directory() -> Result<SpinSqlite, SqlError> {
+    let mut conn = SpinSqlite::open_default()?;
     let present = conn
         .query(sql::SCHEMA_CHECK, &[])?
         .first()

@@ -1,4 +1,5 @@
-//! `customer-web:plugin/directory` on SQLite: the insurer's policyholders
+//! `customer-web:plugin/directory` on Spin's `default` SQLite (whatever
+//! database the contract is on): the insurer's policyholders
 //! and contracts in normalised tables (`cw_policyholders`, `cw_contracts`),
 //! matched exactly as the wasmtime host's `FileDirectory` matches.
 //!
@@ -32,7 +33,7 @@ impl Guest for Adapter {
         let Some(birth_date) = Date::new(d.year, d.month, d.day) else {
             return Ok(None);
         };
-        db::with(|c| {
+        db::with_directory(|c| {
             ensure_complete(c)?;
             let found = c.query(
                 sql::FIND_POLICYHOLDER,
@@ -59,7 +60,7 @@ impl Guest for Adapter {
     }
 
     fn list_contracts(customer_id: String) -> Result<Vec<wit::Contract>, Error> {
-        db::with(|c| {
+        db::with_directory(|c| {
             ensure_complete(c)?;
             let listed = c.query(sql::LIST_CONTRACTS, &[text(customer_id)])?;
             listed

@@ -6,7 +6,7 @@ use customer_web_core::ports::{Condition, Entry, PortError, Store, WriteOutcome}
 use customer_web_core::testing::FakeClock;
 use customer_web_sql::conformance::outbox_checks;
 use customer_web_sql::outbox::SqlOutbox;
-use customer_web_sql::spin::SpinSqlite;
+use customer_web_sql::spin_postgres::open_contract_database;
 use customer_web_sql::{Connection, OneConnection, SqlError};
 use wasip2::http::types::{
     Fields, IncomingRequest, Method, OutgoingBody, OutgoingResponse, ResponseOutparam,
@@ -76,10 +76,11 @@ impl Store for Imported {
     }
 }
 
-/// An empty outbox on the app's `default` database, on the statements
-/// and executor the adapter uses.
-fn fresh_outbox() -> Result<SqlOutbox<OneConnection<SpinSqlite>>, SqlError> {
-    let mut conn = SpinSqlite::open_default()?;
+/// An empty outbox on the database the adapter keeps the contract in
+/// (Spin's `default` SQLite, or PostgreSQL when `database_url` is set),
+/// on the statements and executor the adapter uses.
+fn fresh_outbox() -> Result<SqlOutbox<OneConnection<Box<dyn Connection>>>, SqlError> {
+    let mut conn = open_contract_database()?;
     customer_web_sql::migrate(&mut conn, &customer_web_sql::outbox::SCHEMA)?;
     conn.execute("DELETE FROM cw_outbox", &[])?;
     SqlOutbox::on(OneConnection::new(conn))

@@ -12,7 +12,9 @@
 //!   under `NAMESPACE`; `200 ok N`, or `500` with the first failure.
 //! - `GET /outbox-checks`: every check of the outbox
 //!   (customer-web-sql's), on the adapter's statements and executor over
-//!   the app's database, each on an emptied outbox; `200 ok N`, or `500`.
+//!   the database the adapter keeps the contract in (Spin's SQLite, or
+//!   PostgreSQL when the variable `database_url` is set), each on an
+//!   emptied outbox; `200 ok N`, or `500`.
 //! - `POST /increment?key=KEY&times=N`: `N` compare-and-swap increments
 //!   of one counter (racing requests must lose none); `200 conflicts C`.
 //! - `GET /counter?key=KEY`: the counter; `200 N`.

@@ -1,8 +1,9 @@
 //! The dev pages of the Spin app, for development only:
 //!
 //! - `/_dev/mail` lists the adapter's mail outbox (table `cw_outbox` in
-//!   the app's `default` SQLite database, read with customer-web-sql's
-//!   [`outbox::list`] and [`outbox::get`] on Spin's SQLite), newest first,
+//!   the adapter's database — the app's `default` SQLite, or the
+//!   PostgreSQL database the Spin variable `database_url` names — read
+//!   with customer-web-sql's [`outbox::list`] and [`outbox::get`]), newest first,
 //!   and `/_dev/mail/{id}` shows one message with its links clickable, so
 //!   a developer can open the one-time link without a mail server (a
 //!   message the relay took keeps no body: its link has left);
@@ -26,7 +27,7 @@ use std::net::SocketAddr;
 
 use customer_web_sql::SqlError;
 use customer_web_sql::outbox::{self, QueuedMessage};
-use customer_web_sql::spin::SpinSqlite;
+use customer_web_sql::spin_postgres::open_contract_database;
 use spin_sdk::http::{IntoResponse, Request, Response};
 use spin_sdk::http_component;
 
@@ -59,18 +60,19 @@ fn answer(request: &Request) -> Response {
         return page(404, "見つかりません", "<p>ページが見つかりません。</p>");
     }
     let rest = request.path().trim_start_matches("/_dev/mail").trim_matches('/');
-    let mut db = match SpinSqlite::open_default() {
+    let mut db = match open_contract_database() {
         Ok(db) => db,
         Err(e) => return unavailable(&e),
     };
+    let db = db.as_mut();
     // No outbox table yet: nothing was ever sent.
-    match outbox::exists(&mut db) {
+    match outbox::exists(db) {
         Ok(false) => return list_page(&[]),
         Ok(true) => {}
         Err(e) => return unavailable(&e),
     }
     if rest.is_empty() {
-        return match outbox::list(&mut db, LIST_LIMIT) {
+        return match outbox::list(db, LIST_LIMIT) {
             Ok(messages) => list_page(&messages),
             Err(e) => unavailable(&e),
         };
@@ -78,7 +80,7 @@ fn answer(request: &Request) -> Response {
     let Ok(id) = rest.parse::<u64>() else {
         return not_found();
     };
-    match outbox::get(&mut db, id) {
+    match outbox::get(db, id) {
         Ok(Some(queued)) => message_page(&queued),
         Ok(None) => not_found(),
         Err(e) => unavailable(&e),

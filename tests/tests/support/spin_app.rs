@@ -264,3 +264,25 @@ impl Drop for SpinApp {
         let _ = self.child.wait();
     }
 }
+
+/// The Spin variables that put an app's store, outbox and audit trail in
+/// the PostgreSQL database at `url` (a test's schema, through the URL's
+/// `options=-c search_path=…`): the URL and the origin Spin must allow.
+/// The test server is on loopback and offers TLS with a certificate from
+/// a CA of the run, which Spin's client (native-tls, the system's CA
+/// store) cannot verify: the URL says `sslmode=disable`.
+pub fn on_postgres(url: &str) -> Vec<(&'static str, String)> {
+    let separator = if url.contains('?') { '&' } else { '?' };
+    let url: &str = &format!("{url}{separator}sslmode=disable");
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let host_port = rest
+        .rsplit_once('@')
+        .map_or(rest, |(_, after)| after)
+        .split(['/', '?'])
+        .next()
+        .expect("a host in the test server's URL");
+    vec![
+        ("database_url", url.to_owned()),
+        ("database_origin", format!("postgres://{host_port}")),
+    ]
+}
