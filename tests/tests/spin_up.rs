@@ -611,3 +611,62 @@ fn a_postgres_database_spin_cannot_reach_is_a_503_that_never_shows_the_password(
         assert!(!text.contains(PASSWORD), "the password in {what}: {text}");
     }
 }
+
+/// A Spin app and a wasmtime host (`customer-web serve`) on one PostgreSQL
+/// database are one service: a flow begun on the host is finished on
+/// Spin with the link from Spin's dev mailbox, and the session and the
+/// spent link are the same on the host.
+#[test]
+fn a_spin_app_and_a_serve_host_on_one_postgres_finish_each_others_flows() {
+    let Some(db) = TestDatabase::create("Spin and serve on PostgreSQL") else {
+        return;
+    };
+    let Some(spin) = start_on(&spin_app::on_postgres(&db.url)) else {
+        return;
+    };
+    let host = support::serve_process::ServeProcess::start(&db.url, &["--dev"]);
+
+    let mut pc = host.browser();
+    let screen5 = walks::enroll_until_mail(&mut pc);
+    assert_eq!(screen5.status, 200, "{}", screen5.body);
+    // The host queued the mail; Spin's dev mailbox reads the same outbox.
+    let link = walks::link_from_dev_mailbox(&mut spin.browser());
+    let mut phone = spin.browser();
+    let to_credentials = phone.submit(&link, &link, &[("keyword", KEYWORD)]);
+    assert_eq!(
+        to_credentials.location(),
+        "/credentials",
+        "{}",
+        to_credentials.body
+    );
+    let to_review = phone.submit(
+        "/credentials",
+        "/credentials",
+        &[
+            ("user-id", "taro.both@example.jp"),
+            ("password", walks::PASSWORD),
+            ("password-confirm", walks::PASSWORD),
+        ],
+    );
+    assert_eq!(to_review.location(), "/credentials/review", "{}", to_review.body);
+    let done = phone.submit("/credentials/review", "/credentials/complete", &[]);
+    assert_eq!(phone.follow(&done).status, 200);
+
+    // Spin's session is good on the host, and the link Spin spent is
+    // spent there too.
+    phone.address = host.address;
+    let home = phone.get("/home");
+    assert_eq!(home.status, 200, "{}", home.body);
+    assert!(home.body.contains("山田　太郎"), "{}", home.body);
+    assert_eq!(host.browser().get(&link).status, 410);
+    let pg = PgPool::connect(&db.url, 1).expect("the test's connection");
+    let events: Vec<String> = pg
+        .with(|c| audit::recent(c, 100))
+        .expect("cw_audit")
+        .into_iter()
+        .map(|event| event.kind)
+        .collect();
+    for kind in ["enrollment-started", "account-created"] {
+        assert!(events.iter().any(|k| k == kind), "{kind} in {events:?}");
+    }
+}
