@@ -61,33 +61,10 @@ fn a_flow_begun_on_one_host_is_finished_on_another() {
     let mut on_b = b.browser();
     let link = link_from_dev_mailbox(&mut on_b);
     let mut phone = b.browser();
-    assert_eq!(phone.get(&link).status, 200);
-    let to_credentials = phone.submit(&link, &link, &[("keyword", KEYWORD)]);
-    assert_eq!(
-        to_credentials.location(),
-        "/credentials",
-        "{}",
-        to_credentials.body
-    );
-    let to_review = phone.submit(
-        "/credentials",
-        "/credentials",
-        &[
-            ("user-id", "taro.hosts@example.jp"),
-            ("password", PASSWORD),
-            ("password-confirm", PASSWORD),
-        ],
-    );
-    assert_eq!(to_review.location(), "/credentials/review");
-    let done = phone.submit("/credentials/review", "/credentials/complete", &[]);
-    assert_eq!(phone.follow(&done).status, 200);
+    walks::finish_enrollment(&mut phone, &link, "taro.hosts@example.jp");
 
     // The session B began is good on A, and the spent link is spent on A.
-    phone.address = a.address;
-    let home = phone.get("/home");
-    assert_eq!(home.status, 200, "{}", home.body);
-    assert!(home.body.contains("山田　太郎"), "{}", home.body);
-    assert_eq!(a.browser().get(&link).status, 410);
+    walks::same_session_and_spent_link_on(&mut phone, a.address, &link);
 
     // Sign-in on either host with the credentials made on B.
     for host in [&a, &b] {

@@ -412,32 +412,9 @@ fn two_spin_apps_on_one_postgres_finish_each_others_flows_and_race_to_one_winner
     assert_eq!(screen5.status, 200, "{}", screen5.body);
     let link = walks::link_from_dev_mailbox(&mut b.browser());
     let mut phone = b.browser();
-    assert_eq!(phone.get(&link).status, 200);
-    let to_credentials = phone.submit(&link, &link, &[("keyword", KEYWORD)]);
-    assert_eq!(
-        to_credentials.location(),
-        "/credentials",
-        "{}",
-        to_credentials.body
-    );
-    let to_review = phone.submit(
-        "/credentials",
-        "/credentials",
-        &[
-            ("user-id", "taro.spin@example.jp"),
-            ("password", walks::PASSWORD),
-            ("password-confirm", walks::PASSWORD),
-        ],
-    );
-    assert_eq!(to_review.location(), "/credentials/review", "{}", to_review.body);
-    let done = phone.submit("/credentials/review", "/credentials/complete", &[]);
-    assert_eq!(phone.follow(&done).status, 200);
+    walks::finish_enrollment(&mut phone, &link, "taro.spin@example.jp");
     // The session B made is good on A; the link B spent is spent on A.
-    phone.address = a.address;
-    let home = phone.get("/home");
-    assert_eq!(home.status, 200, "{}", home.body);
-    assert!(home.body.contains("山田　太郎"), "{}", home.body);
-    assert_eq!(a.browser().get(&link).status, 410);
+    walks::same_session_and_spent_link_on(&mut phone, a.address, &link);
 
     // A keyword race on one link, split across the two apps.
     let holder = FileDirectory::sample().policyholders()[1].clone();
@@ -632,33 +609,10 @@ fn a_spin_app_and_a_serve_host_on_one_postgres_finish_each_others_flows() {
     // The host queued the mail; Spin's dev mailbox reads the same outbox.
     let link = walks::link_from_dev_mailbox(&mut spin.browser());
     let mut phone = spin.browser();
-    let to_credentials = phone.submit(&link, &link, &[("keyword", KEYWORD)]);
-    assert_eq!(
-        to_credentials.location(),
-        "/credentials",
-        "{}",
-        to_credentials.body
-    );
-    let to_review = phone.submit(
-        "/credentials",
-        "/credentials",
-        &[
-            ("user-id", "taro.both@example.jp"),
-            ("password", walks::PASSWORD),
-            ("password-confirm", walks::PASSWORD),
-        ],
-    );
-    assert_eq!(to_review.location(), "/credentials/review", "{}", to_review.body);
-    let done = phone.submit("/credentials/review", "/credentials/complete", &[]);
-    assert_eq!(phone.follow(&done).status, 200);
-
+    walks::finish_enrollment(&mut phone, &link, "taro.both@example.jp");
     // Spin's session is good on the host, and the link Spin spent is
     // spent there too.
-    phone.address = host.address;
-    let home = phone.get("/home");
-    assert_eq!(home.status, 200, "{}", home.body);
-    assert!(home.body.contains("山田　太郎"), "{}", home.body);
-    assert_eq!(host.browser().get(&link).status, 410);
+    walks::same_session_and_spent_link_on(&mut phone, host.address, &link);
     let pg = PgPool::connect(&db.url, 1).expect("the test's connection");
     let events: Vec<String> = pg
         .with(|c| audit::recent(c, 100))

@@ -81,6 +81,42 @@ pub fn enroll_until_mail(b: &mut Browser) -> Page {
 }
 
 /// POSTs JSON and parses the JSON answer (`null` for an empty one).
+/// Screens 6–9 from a mailed `link` (keyword, user ID and password,
+/// review, done) on `phone`, which is left signed in as `user_id`.
+pub fn finish_enrollment(phone: &mut Browser, link: &str, user_id: &str) {
+    assert_eq!(phone.get(link).status, 200);
+    let to_credentials = phone.submit(link, link, &[("keyword", KEYWORD)]);
+    assert_eq!(
+        to_credentials.location(),
+        "/credentials",
+        "{}",
+        to_credentials.body
+    );
+    let to_review = phone.submit(
+        "/credentials",
+        "/credentials",
+        &[
+            ("user-id", user_id),
+            ("password", PASSWORD),
+            ("password-confirm", PASSWORD),
+        ],
+    );
+    assert_eq!(to_review.location(), "/credentials/review", "{}", to_review.body);
+    let done = phone.submit("/credentials/review", "/credentials/complete", &[]);
+    assert_eq!(phone.follow(&done).status, 200);
+}
+
+/// `phone`, moved to the host at `other`, is signed in there (the
+/// sample customer's home page), and `link` is spent there: hosts that
+/// share one database are one service.
+pub fn same_session_and_spent_link_on(phone: &mut Browser, other: std::net::SocketAddr, link: &str) {
+    phone.address = other;
+    let home = phone.get("/home");
+    assert_eq!(home.status, 200, "{}", home.body);
+    assert!(home.body.contains("山田　太郎"), "{}", home.body);
+    assert_eq!(Browser::at(other).get(link).status, 410);
+}
+
 pub fn post_json(b: &mut Browser, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
     let page = b.request(
         "POST",
