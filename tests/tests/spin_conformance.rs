@@ -101,6 +101,16 @@ fn the_spin_adapter_keeps_the_store_contract_under_spin_up() {
         })
         .expect("cw_kv");
     assert!(rows > 0, "the checks wrote through the adapter into cw_kv");
+    // Dropped, the app is gone whole: `spin up` and the server it runs
+    // in a child process (which would otherwise keep the port and its
+    // database connections).
+    let address = app.address;
+    drop(app);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(
+        std::net::TcpStream::connect_timeout(&address, std::time::Duration::from_millis(500)).is_err(),
+        "nothing answers on {address} after the app was dropped"
+    );
 }
 
 #[test]

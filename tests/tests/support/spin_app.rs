@@ -191,6 +191,8 @@ impl SpinApp {
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log"))
             .stderr(log);
+        // A process group of its own, which Drop ends whole.
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
         let child = command
             .spawn()
             .unwrap_or_else(|e| panic!("{}: {e}", spin.display()));
@@ -260,6 +262,12 @@ fn answers(address: SocketAddr) -> bool {
 
 impl Drop for SpinApp {
     fn drop(&mut self) {
+        // `spin up` runs the app in a child of its own (`spin trigger
+        // http`), which outlives a killed parent: the whole process group
+        // goes, or every test would leave a server (and its database
+        // connections) behind.
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
