@@ -97,26 +97,15 @@ fn a_hundred_racing_keywords_across_two_hosts_have_one_winner() {
 
     // A hundred clients (each its own loopback address, so no per-client
     // limit is what stops them), half on each host, all at once.
-    let barrier = std::sync::Barrier::new(100);
-    let outcomes: Vec<(u16, serde_json::Value)> = std::thread::scope(|scope| {
-        let racers: Vec<_> = (0..100u8)
-            .map(|i| {
-                let host = if i % 2 == 0 { a.address } else { b.address };
-                let (barrier, token) = (&barrier, &token);
-                scope.spawn(move || {
-                    let source = IpAddr::V4(Ipv4Addr::new(127, 0, 1, 10 + i));
-                    let mut racer = Browser::from_source(host, source);
-                    barrier.wait();
-                    post_json(
-                        &mut racer,
-                        "/api/v1/link/keyword",
-                        json!({ "token": token, "keyword": KEYWORD }),
-                    )
-                })
-            })
-            .collect();
-        racers.into_iter().map(|r| r.join().expect("a racer")).collect()
-    });
+    let hosts = [a.address, b.address];
+    let outcomes = walks::race_keyword(
+        100,
+        &|i| {
+            let source = IpAddr::V4(Ipv4Addr::new(127, 0, 1, 10 + i as u8));
+            Browser::from_source(hosts[i % 2], source)
+        },
+        &token,
+    );
     let winners: Vec<_> = outcomes.iter().filter(|(status, _)| *status == 200).collect();
     assert_eq!(winners.len(), 1, "{outcomes:?}");
     for (status, body) in &outcomes {

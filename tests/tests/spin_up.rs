@@ -75,40 +75,13 @@ fn fifty_racing_keywords_on_one_link_under_spin_have_exactly_one_winner() {
     let db = SpinDb::new(app.database());
     let token = token_in(&db.mails().last().expect("the mail").message.text);
 
-    let barrier = std::sync::Barrier::new(50);
-    let outcomes: Vec<(u16, serde_json::Value)> = std::thread::scope(|scope| {
-        let racers: Vec<_> = (0..50)
-            .map(|_| {
-                let (app, barrier, token) = (&app, &barrier, &token);
-                scope.spawn(move || {
-                    let mut b = app.browser();
-                    barrier.wait();
-                    post_json(
-                        &mut b,
-                        "/api/v1/link/keyword",
-                        json!({ "token": token, "keyword": KEYWORD }),
-                    )
-                })
-            })
-            .collect();
-        racers.into_iter().map(|r| r.join().expect("a racer")).collect()
-    });
-    let winners: Vec<_> = outcomes.iter().filter(|(s, _)| *s == 200).collect();
-    assert_eq!(winners.len(), 1, "{outcomes:?}");
+    let outcomes = walks::race_keyword(50, &|_| app.browser(), &token);
     // A loser is told the link is gone: spent, or out of attempts (every
     // attempt is counted before its keyword is checked, so at most five
     // of the fifty were ever checked).
-    for (status, body) in &outcomes {
-        if *status != 200 {
-            assert_eq!(*status, 410, "{body}");
-            assert!(
-                matches!(body["error"].as_str(), Some("link-spent" | "link-burnt")),
-                "{body}"
-            );
-        }
-    }
+    let winner = walks::one_winner(&outcomes);
     // One ticket exists, and it is the winner's.
-    let ticket = winners[0].1["ticket"].as_str().expect("a ticket");
+    let ticket = winner["ticket"].as_str().expect("a ticket");
     let (status, body) = post_json(
         &mut app.browser(),
         "/api/v1/credentials",
@@ -429,36 +402,9 @@ fn two_spin_apps_on_one_postgres_finish_each_others_flows_and_race_to_one_winner
     let token = token_in(&mail.message.text);
     // The first flow's ticket lives on until it expires.
     let tickets_before = pg.with(|c| kv::count_prefix(c, "ticket/", now())).expect("cw_kv");
-    let barrier = std::sync::Barrier::new(50);
-    let outcomes: Vec<(u16, serde_json::Value)> = std::thread::scope(|scope| {
-        let racers: Vec<_> = (0..50)
-            .map(|i| {
-                let app = if i % 2 == 0 { &a } else { &b };
-                let (barrier, token) = (&barrier, &token);
-                scope.spawn(move || {
-                    let mut racer = app.browser();
-                    barrier.wait();
-                    post_json(
-                        &mut racer,
-                        "/api/v1/link/keyword",
-                        json!({ "token": token, "keyword": KEYWORD }),
-                    )
-                })
-            })
-            .collect();
-        racers.into_iter().map(|r| r.join().expect("a racer")).collect()
-    });
-    let winners: Vec<_> = outcomes.iter().filter(|(s, _)| *s == 200).collect();
-    assert_eq!(winners.len(), 1, "{outcomes:?}");
-    for (status, body) in &outcomes {
-        if *status != 200 {
-            assert_eq!(*status, 410, "{body}");
-            assert!(
-                matches!(body["error"].as_str(), Some("link-spent" | "link-burnt")),
-                "{body}"
-            );
-        }
-    }
+    let apps = [&a, &b];
+    let outcomes = walks::race_keyword(50, &|i| apps[i % 2].browser(), &token);
+    walks::one_winner(&outcomes);
     assert_eq!(
         pg.with(|c| kv::count_prefix(c, "ticket/", now())).expect("cw_kv"),
         tickets_before + 1,

@@ -117,6 +117,51 @@ pub fn same_session_and_spent_link_on(phone: &mut Browser, other: std::net::Sock
     assert_eq!(Browser::at(other).get(link).status, 410);
 }
 
+/// `racers` clients, the i-th from `browser(i)`, post the keyword for the
+/// link `token` all at once (after a barrier); their answers, in order.
+pub fn race_keyword(
+    racers: usize,
+    browser: &(dyn Fn(usize) -> Browser + Sync),
+    token: &str,
+) -> Vec<(u16, serde_json::Value)> {
+    let barrier = std::sync::Barrier::new(racers);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..racers)
+            .map(|i| {
+                let barrier = &barrier;
+                scope.spawn(move || {
+                    let mut racer = browser(i);
+                    barrier.wait();
+                    post_json(
+                        &mut racer,
+                        "/api/v1/link/keyword",
+                        serde_json::json!({ "token": token, "keyword": KEYWORD }),
+                    )
+                })
+            })
+            .collect();
+        handles.into_iter().map(|r| r.join().expect("a racer")).collect()
+    })
+}
+
+/// Exactly one of a keyword race's answers won (200), and every other was
+/// told the link is gone (410: spent, or out of attempts); the winner's
+/// answer.
+pub fn one_winner(outcomes: &[(u16, serde_json::Value)]) -> &serde_json::Value {
+    let winners: Vec<_> = outcomes.iter().filter(|(s, _)| *s == 200).collect();
+    assert_eq!(winners.len(), 1, "{outcomes:?}");
+    for (status, body) in outcomes {
+        if *status != 200 {
+            assert_eq!(*status, 410, "{body}");
+            assert!(
+                matches!(body["error"].as_str(), Some("link-spent" | "link-burnt")),
+                "{body}"
+            );
+        }
+    }
+    &winners[0].1
+}
+
 pub fn post_json(b: &mut Browser, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
     let page = b.request(
         "POST",
