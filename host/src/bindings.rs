@@ -1,6 +1,7 @@
-//! The host side of the `customer-web:plugin` WIT package. Every import is
-//! trappable: the outer `Result` of a host function is a trap (a host bug),
-//! the inner one is the guest's error (a capability fault it handles).
+//! The host side of the `customer-web:plugin` WIT package. A capability's
+//! error is its interface's `error` ([`Fault::Error`](crate::Fault)),
+//! which the component handles; a host bug is a trap
+//! ([`Fault::Trap`](crate::Fault)).
 
 wasmtime::component::bindgen!({
     path: "../wit",
@@ -9,5 +10,12 @@ wasmtime::component::bindgen!({
     // their links, identities). The hand-written spans in `imports/` carry
     // no argument that could hold a secret.
     imports: { default: trappable },
+    trappable_error_type: {
+        "customer-web:plugin/storage.error" => crate::link::StorageFault,
+        "customer-web:plugin/mail.error" => crate::link::MailFault,
+        "customer-web:plugin/directory.error" => crate::link::DirectoryFault,
+        "customer-web:plugin/config.error" => crate::link::ConfigFault,
+        "customer-web:plugin/audit.error" => crate::link::AuditFault,
+    },
     additional_derives: [PartialEq],
 });

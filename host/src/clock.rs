@@ -1,56 +1,65 @@
-//! The host's wall clock: the system clock plus an offset that tests move,
-//! so a 48-hour expiry is tested without waiting; tests that count seconds
-//! also stop it, so a slow machine cannot let a delay run out early. The component sees it as
+//! The host's wall clock. The component sees it as
 //! `wasi:clocks/wall-clock`; the capabilities (storage expiry, outbox
-//! retries) read the same clock.
+//! retries) read the same clock, so the two always agree.
+//!
+//! The product runs on the system clock. An embedder (or a test kit) that
+//! needs another time gives [`Clock::from_source`] its own [`TimeSource`].
 
+use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// A wall clock that can be moved forward and stopped. Clones share both.
-#[derive(Clone, Debug, Default)]
+/// Where a [`Clock`] reads the time.
+pub trait TimeSource: Send + Sync + 'static {
+    /// Time since the Unix epoch.
+    fn since_epoch(&self) -> Duration;
+}
+
+/// The system's wall clock.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SystemTimeSource;
+
+impl TimeSource for SystemTimeSource {
+    fn since_epoch(&self) -> Duration {
+        SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default()
+    }
+}
+
+/// A wall clock shared by the component and the capabilities. Clones read
+/// the same source.
+#[derive(Clone)]
 pub struct Clock {
-    offset: Arc<AtomicI64>,
-    /// Nanoseconds since the epoch at which the system time stopped for
-    /// this clock; 0 while it runs.
-    stopped_at: Arc<AtomicU64>,
+    source: Arc<dyn TimeSource>,
+}
+
+impl fmt::Debug for Clock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Clock")
+            .field("since_epoch", &self.since_epoch())
+            .finish()
+    }
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        Self::system()
+    }
 }
 
 impl Clock {
-    /// The system clock, unmoved.
+    /// The system clock.
     pub fn system() -> Self {
-        Self::default()
+        Self::from_source(Arc::new(SystemTimeSource))
     }
 
-    /// Moves this clock (and every clone) forward.
-    pub fn advance(&self, by: Duration) {
-        let secs = i64::try_from(by.as_secs()).unwrap_or(i64::MAX);
-        self.offset.fetch_add(secs, Ordering::SeqCst);
-    }
-
-    /// Stops this clock (and every clone) where it is: from now on only
-    /// [`Clock::advance`] moves it.
-    pub fn stop(&self) {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-        let nanos = u64::try_from(now.as_nanos()).unwrap_or(u64::MAX).max(1);
-        let _ = self
-            .stopped_at
-            .compare_exchange(0, nanos, Ordering::SeqCst, Ordering::SeqCst);
+    /// A clock reading `source`.
+    pub fn from_source(source: Arc<dyn TimeSource>) -> Self {
+        Clock { source }
     }
 
     /// Time since the Unix epoch.
     pub fn since_epoch(&self) -> Duration {
-        let system = match self.stopped_at.load(Ordering::SeqCst) {
-            0 => SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default(),
-            nanos => Duration::from_nanos(nanos),
-        };
-        let offset = self.offset.load(Ordering::SeqCst);
-        if offset >= 0 {
-            system + Duration::from_secs(offset.unsigned_abs())
-        } else {
-            system.saturating_sub(Duration::from_secs(offset.unsigned_abs()))
-        }
+        self.source.since_epoch()
     }
 
     /// Seconds since the Unix epoch.
@@ -78,27 +87,37 @@ impl wasmtime_wasi::HostWallClock for Clock {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicU64, Ordering};
+
     use super::*;
 
-    #[test]
-    fn advancing_moves_every_clone() {
-        let clock = Clock::system();
-        let copy = clock.clone();
-        let before = copy.now();
-        clock.advance(Duration::from_secs(48 * 3600));
-        assert!(copy.now() >= before + 48 * 3600);
-        assert!(copy.now() < before + 48 * 3600 + 60);
+    struct Fixed(AtomicU64);
+
+    impl TimeSource for Fixed {
+        fn since_epoch(&self) -> Duration {
+            Duration::from_secs(self.0.load(Ordering::SeqCst))
+        }
     }
 
     #[test]
-    fn a_stopped_clock_moves_only_when_advanced() {
-        let clock = Clock::system();
+    fn every_clone_reads_the_one_source() {
+        let source = Arc::new(Fixed(AtomicU64::new(1_000)));
+        let clock = Clock::from_source(source.clone());
         let copy = clock.clone();
-        copy.stop();
-        let stopped = clock.since_epoch();
-        std::thread::sleep(Duration::from_millis(5));
-        assert_eq!(clock.since_epoch(), stopped);
-        clock.advance(Duration::from_secs(2));
-        assert_eq!(copy.since_epoch(), stopped + Duration::from_secs(2));
+        source.0.store(1_000 + 48 * 3600, Ordering::SeqCst);
+        assert_eq!(copy.now(), 1_000 + 48 * 3600);
+        assert_eq!(
+            wasmtime_wasi::HostWallClock::now(&clock),
+            Duration::from_secs(1_000 + 48 * 3600)
+        );
+        assert_eq!(customer_web_core::ports::Clock::now(&clock), 1_000 + 48 * 3600);
+    }
+
+    #[test]
+    fn the_system_clock_is_the_systems() {
+        let before = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+        let read = Clock::system().since_epoch();
+        let after = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+        assert!(before <= read && read <= after);
     }
 }

@@ -1,23 +1,26 @@
-//! What one call into the component sees: the WASI context (wall clock and
-//! randomness only; no files, sockets or environment) and the host's
-//! capabilities, shared by every call.
+//! The capabilities the host supplies ([`Capabilities`]), and what one call
+//! of a [`PluginHost`](crate::PluginHost) sees ([`HostCtx`]): the WASI
+//! context (wall clock and randomness only; no files, sockets or
+//! environment), the capabilities shared by every call, and what an
+//! embedder adds to each call ([`CallExtension`]).
 
+use std::any::Any;
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::Context as _;
-use std::sync::Arc;
 
 use wasmtime::component::ResourceTable;
 use wasmtime::{ResourceLimiter, StoreLimits};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
-use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
 
 use crate::audit::{AuditLog, MemoryAuditLog, PostgresAuditLog, SqliteAuditLog};
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::directory::{Directory, FileDirectory};
 use crate::mail::{MemoryOutbox, PostgresOutbox, SharedOutbox, SqliteOutbox};
-use crate::storage::{MemoryStore, PostgresStore, SharedStore, SqliteStore};
+use crate::storage::{MemoryStore, PostgresStore, SharedHousekeeping, SharedStore, SqliteStore};
 
 /// The name of the database file in a data directory.
 pub const DATABASE_FILE: &str = "customer-web.sqlite3";
@@ -27,6 +30,10 @@ pub const DATABASE_FILE: &str = "customer-web.sqlite3";
 pub struct Capabilities {
     /// Versioned key-value storage, on [`Capabilities::clock`].
     pub store: Arc<dyn SharedStore>,
+    /// What the host does to the same storage beside the flows (the
+    /// scheduled purge, counts for operators); `None` for a store that
+    /// keeps itself (the purge is then skipped).
+    pub housekeeping: Option<Arc<dyn SharedHousekeeping>>,
     /// The durable outbox mail goes into.
     pub outbox: Arc<dyn SharedOutbox>,
     /// The insurer's policyholders and contracts.
@@ -40,11 +47,18 @@ pub struct Capabilities {
 }
 
 impl Capabilities {
-    /// Everything in memory, with the sample directory: for tests.
+    /// Everything in memory, with the sample directory and the system
+    /// clock: for tests and throwaway runs.
     pub fn in_memory() -> Self {
-        let clock = Clock::system();
+        Self::in_memory_on(Clock::system())
+    }
+
+    /// Everything in memory, with the sample directory, on `clock`.
+    pub fn in_memory_on(clock: Clock) -> Self {
+        let store = Arc::new(MemoryStore::new(Arc::new(clock.clone())));
         Capabilities {
-            store: Arc::new(MemoryStore::new(Arc::new(clock.clone()))),
+            store: store.clone(),
+            housekeeping: Some(store),
             outbox: Arc::new(MemoryOutbox::new()),
             directory: Arc::new(FileDirectory::sample()),
             audit: Arc::new(MemoryAuditLog::new()),
@@ -56,18 +70,24 @@ impl Capabilities {
     /// The embedded default: storage, outbox and audit trail in one SQLite
     /// file (WAL) in `data_dir`, and the given directory.
     pub fn sqlite(data_dir: &Path, directory: Arc<dyn Directory>) -> anyhow::Result<Self> {
-        Self::sqlite_file(&data_dir.join(DATABASE_FILE), directory)
+        Self::sqlite_on(data_dir, directory, Clock::system())
     }
 
-    /// Storage, outbox and audit trail in the SQLite file at `path`.
-    pub fn sqlite_file(db: &Path, directory: Arc<dyn Directory>) -> anyhow::Result<Self> {
-        let db = db.to_path_buf();
-        let clock = Clock::system();
+    /// [`Capabilities::sqlite`] on `clock`.
+    pub fn sqlite_on(data_dir: &Path, directory: Arc<dyn Directory>, clock: Clock) -> anyhow::Result<Self> {
+        Self::sqlite_file(&data_dir.join(DATABASE_FILE), directory, clock)
+    }
+
+    /// Storage, outbox and audit trail in the SQLite file at `db`, on
+    /// `clock`.
+    pub fn sqlite_file(db: &Path, directory: Arc<dyn Directory>, clock: Clock) -> anyhow::Result<Self> {
+        let store = Arc::new(SqliteStore::open(db, Arc::new(clock.clone()))?);
         Ok(Capabilities {
-            store: Arc::new(SqliteStore::open(&db, Arc::new(clock.clone()))?),
-            outbox: Arc::new(SqliteOutbox::open(&db)?),
+            store: store.clone(),
+            housekeeping: Some(store),
+            outbox: Arc::new(SqliteOutbox::open(db)?),
             directory,
-            audit: Arc::new(SqliteAuditLog::open(&db)?),
+            audit: Arc::new(SqliteAuditLog::open(db)?),
             settings: Settings::default(),
             clock,
         })
@@ -75,11 +95,17 @@ impl Capabilities {
 
     /// Storage, outbox and audit trail in the PostgreSQL database at `url`,
     /// over one pool of at most `connections`: what several hosts share.
-    pub fn postgres(url: &str, connections: usize, directory: Arc<dyn Directory>) -> anyhow::Result<Self> {
+    pub fn postgres(
+        url: &str,
+        connections: usize,
+        directory: Arc<dyn Directory>,
+        clock: Clock,
+    ) -> anyhow::Result<Self> {
         let pool = Arc::new(customer_web_sql::postgres::PgPool::connect(url, connections)?);
-        let clock = Clock::system();
+        let store = Arc::new(PostgresStore::on(pool.clone(), Arc::new(clock.clone()))?);
         Ok(Capabilities {
-            store: Arc::new(PostgresStore::on(pool.clone(), Arc::new(clock.clone()))?),
+            store: store.clone(),
+            housekeeping: Some(store),
             outbox: Arc::new(PostgresOutbox::on(pool.clone())?),
             directory,
             audit: Arc::new(PostgresAuditLog::on(pool)?),
@@ -100,13 +126,15 @@ impl Capabilities {
         match spec {
             None => Self::sqlite(data_dir, directory),
             Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-                Self::postgres(url, connections, directory)
+                Self::postgres(url, connections, directory, Clock::system())
                     .map_err(|e| anyhow::anyhow!("{e:#}"))
                     .with_context(|| format!("the database {}", redact_url(url)))
             }
-            Some(path) if path.starts_with("sqlite:") => {
-                Self::sqlite_file(Path::new(path.trim_start_matches("sqlite:")), directory)
-            }
+            Some(path) if path.starts_with("sqlite:") => Self::sqlite_file(
+                Path::new(path.trim_start_matches("sqlite:")),
+                directory,
+                Clock::system(),
+            ),
             Some(other) => anyhow::bail!(
                 "--database {}: expected postgres://USER:PASSWORD@HOST:PORT/DATABASE or sqlite:PATH",
                 redact_url(other)
@@ -123,6 +151,19 @@ pub const POSTGRES_CONNECTIONS: usize = 16;
 /// A database URL as it may be logged: without its password.
 pub use customer_web_sql::redact_url;
 
+/// What an embedder adds to each call of a [`PluginHost`](crate::PluginHost)
+/// beside the capabilities: state for imports it links itself (see
+/// [`Imports`](crate::plugin::Imports)), reached with
+/// [`HostCtx::extension`].
+pub trait CallExtension: Any + Send {
+    /// Where the call's outgoing HTTP requests go, for an embedder that
+    /// links `wasi:http/outgoing-handler`; `None`: wasi-http's default
+    /// hooks. The host's own linking never links the outgoing handler.
+    fn http_hooks(&mut self) -> Option<&mut dyn WasiHttpHooks> {
+        None
+    }
+}
+
 /// The data of one `Store`: one call, one instance.
 pub struct HostCtx {
     wasi: WasiCtx,
@@ -130,9 +171,7 @@ pub struct HostCtx {
     table: ResourceTable,
     pub(crate) caps: Arc<Capabilities>,
     pub(crate) limits: Limits,
-    /// The Spin stand-in's state, for a host made by `PluginHost::spin`.
-    #[cfg(feature = "spin-harness")]
-    pub(crate) spin: Option<crate::spin::SpinCtx>,
+    extension: Option<Box<dyn CallExtension>>,
 }
 
 impl HostCtx {
@@ -155,19 +194,25 @@ impl HostCtx {
                 limits,
                 peak_memory: 0,
             },
-            #[cfg(feature = "spin-harness")]
-            spin: None,
+            extension: None,
         }
     }
 
-    /// The Spin stand-in's state of this call. Only a host made by
-    /// `PluginHost::spin` links the functions that ask for it, and it gives
-    /// every call one.
-    #[cfg(feature = "spin-harness")]
-    pub(crate) fn spin(&mut self) -> &mut crate::spin::SpinCtx {
-        self.spin
-            .as_mut()
-            .expect("PluginHost::spin gives every call a Spin context")
+    /// This context with `extension` for the call.
+    pub fn with_extension(mut self, extension: Box<dyn CallExtension>) -> Self {
+        self.extension = Some(extension);
+        self
+    }
+
+    /// The call's extension, if it is an `E`.
+    pub fn extension<E: CallExtension>(&mut self) -> Option<&mut E> {
+        let extension: &mut dyn Any = self.extension.as_deref_mut()?;
+        extension.downcast_mut()
+    }
+
+    /// The capabilities, as the host library's imports see them.
+    pub fn customer_web(&mut self) -> crate::CustomerWeb<'_> {
+        crate::CustomerWeb::new(&self.caps)
     }
 
     /// The largest size, in bytes, that a linear memory of this store's
@@ -176,11 +221,6 @@ impl HostCtx {
     /// Read it at the end of the call, from the store.
     pub fn peak_memory(&self) -> usize {
         self.limits.peak_memory
-    }
-
-    /// Seconds since the Unix epoch on the host's clock.
-    pub(crate) fn now(&self) -> u64 {
-        self.caps.clock.now()
     }
 }
 
@@ -246,19 +286,11 @@ impl WasiView for HostCtx {
 
 impl WasiHttpView for HostCtx {
     fn http(&mut self) -> WasiHttpCtxView<'_> {
-        #[cfg(feature = "spin-harness")]
-        if let Some(spin) = &mut self.spin {
-            // Outgoing requests (the adapter's mail relay) go to the relay.
-            return WasiHttpCtxView {
-                ctx: &mut self.http,
-                table: &mut self.table,
-                hooks: &mut spin.relay,
-            };
-        }
+        let hooks = self.extension.as_deref_mut().and_then(|e| e.http_hooks());
         WasiHttpCtxView {
             ctx: &mut self.http,
             table: &mut self.table,
-            hooks: Default::default(),
+            hooks: hooks.unwrap_or_default(),
         }
     }
 }

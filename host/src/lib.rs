@@ -1,7 +1,12 @@
 //! The wasmtime host of customer-web: it runs the customer-web component
-//! and supplies its capabilities — versioned storage (SQLite or memory), a
-//! durable mail outbox, the insurer's directory, configuration and the audit
-//! trail — and carries the `customer-web` command.
+//! and supplies its capabilities — versioned storage (SQLite, PostgreSQL
+//! or memory), a durable mail outbox, the insurer's directory,
+//! configuration and the audit trail — and carries the `customer-web`
+//! command.
+//!
+//! As a library it links the capabilities into an embedder's own
+//! `Linker<T>` ([`add_to_linker`], [`add_wasi_to_linker`], see
+//! [`link`]); [`PluginHost`] is that with an engine around it:
 //!
 //! ```no_run
 //! use customer_web_host::{Capabilities, HostOptions, PluginHost};
@@ -27,14 +32,14 @@ pub mod guest_build;
 pub use customer_web_directory as directory;
 pub mod directory_sql;
 mod imports;
+pub mod link;
 pub mod mail;
 pub mod plugin;
 pub mod serve;
-#[cfg(feature = "spin-harness")]
-pub mod spin;
 pub mod storage;
 
-pub use ctx::{Capabilities, HostCtx};
+pub use ctx::{CallExtension, Capabilities, HostCtx};
+pub use link::{CustomerWeb, Fault, HasCustomerWeb, add_to_linker, add_wasi_to_linker};
 
 /// The log filter `customer-web` runs with: `spec` (`RUST_LOG`'s syntax,
 /// e.g. `info` or `trace`), with the libraries under the host held to

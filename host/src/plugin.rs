@@ -1,6 +1,9 @@
 //! The engine that runs the component: compiled once (with wasmtime's
 //! compilation cache), linked and pre-instantiated once, then one fresh
-//! instance in its own `Store` per call, as Spin does per request.
+//! instance in its own `Store` per call, as Spin does per request. This is
+//! the host library ([`crate::add_to_linker`]) with an engine around it;
+//! [`Imports`] links something else instead, for an embedder that stands
+//! in for another runtime.
 //!
 //! Guest limits: a memory cap (argon2id needs 19 MiB), an epoch deadline
 //! per call, and a bound on concurrent instances. A trap, an exhausted
@@ -14,7 +17,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use anyhow::Context;
-use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::component::{Component, Linker};
 use wasmtime::{
     Cache, CacheConfig, Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store,
     StoreLimitsBuilder,
@@ -25,7 +28,7 @@ use wasmtime_wasi_http::p2::bindings::sync::ProxyPre;
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 
 use crate::bindings::{Plugin, PluginPre};
-use crate::ctx::{Capabilities, HostCtx};
+use crate::ctx::{CallExtension, Capabilities, HostCtx};
 
 /// The component this host was built with.
 pub const EMBEDDED_COMPONENT: &[u8] = include_bytes!(env!("CUSTOMER_WEB_WASM"));
@@ -69,54 +72,48 @@ pub struct PluginHost {
     options: HostOptions,
     permits: Permits,
     ticker: Option<(Arc<AtomicBool>, JoinHandle<()>)>,
-    /// The Spin stand-in every call gets, for a host made by
-    /// [`PluginHost::spin`].
-    #[cfg(feature = "spin-harness")]
-    spin: Option<Arc<crate::spin::SpinState>>,
+    /// What each call's context carries beside the capabilities.
+    extension: Option<Extension>,
 }
 
-/// What the component's imports are linked against.
-enum Imports {
-    /// This host's capabilities (world `imports` of `wit/`).
-    Capabilities,
-    /// Spin's host interfaces, for the component composed with the Spin
-    /// adapter.
-    #[cfg(feature = "spin-harness")]
-    Spin(Arc<crate::spin::SpinState>),
-}
+/// Makes each call's [`CallExtension`].
+pub type Extension = Arc<dyn Fn() -> Box<dyn CallExtension> + Send + Sync>;
 
-/// Spin's pooling limits per component instance (`spin up`'s defaults,
-/// spinframework/spin `crates/core/src/lib.rs`): a composition that holds
-/// more core instances, memories or tables than these fails to load here
-/// as it would under Spin.
-#[cfg(feature = "spin-harness")]
-mod spin_pool {
-    pub const CORE_INSTANCES: u32 = 200;
-    pub const MEMORIES: u32 = 32;
-    pub const TABLES: u32 = 20;
+/// What the component's imports are linked against, for a host that
+/// stands in for another runtime (a test kit running the component as
+/// another runtime composes it): instead of the capabilities, `link`
+/// links the imports, `pool` tunes the pooling allocator for `slots`
+/// instances, and each call's context gets `extension`'s
+/// [`CallExtension`] (see [`HostCtx::extension`]).
+pub struct Imports {
+    /// Links every import of the component.
+    pub link: fn(&mut Linker<HostCtx>) -> wasmtime::Result<()>,
+    /// Adjusts the pooling allocator after the host's own settings, given
+    /// the number of instance slots.
+    pub pool: fn(&mut PoolingAllocationConfig, u32),
+    /// Makes each call's extension.
+    pub extension: Extension,
 }
 
 impl PluginHost {
     /// Compiles and links `wasm` against these capabilities.
     pub fn new(wasm: &[u8], caps: Capabilities, options: HostOptions) -> anyhow::Result<Self> {
-        Self::load(wasm, caps, options, true, Imports::Capabilities)
+        Self::load(wasm, caps, options, true, None)
     }
 
-    /// A stand-in for `spin up`: `composed` is the component composed with
-    /// the Spin adapter as Spin composes it from `spin.toml`, linked against
-    /// Spin's host interfaces ([`crate::spin`]) instead of this host's
-    /// capabilities, with the same engine, limits, fresh instance per call,
-    /// typed [`PluginHost::call`] and [`PluginHost::handle_http`]. Spin's
-    /// pooling limits per instance apply. The composition's wall clock is
-    /// `spin.clock`, which [`PluginHost::capabilities`]' clock shares; the
-    /// other capabilities there are not linked and stay empty.
-    #[cfg(feature = "spin-harness")]
-    pub fn spin(composed: &[u8], spin: crate::spin::SpinState, options: HostOptions) -> anyhow::Result<Self> {
-        let caps = Capabilities {
-            clock: spin.clock.clone(),
-            ..Capabilities::in_memory()
-        };
-        Self::load(composed, caps, options, true, Imports::Spin(Arc::new(spin)))
+    /// Compiles `wasm` and links its imports as `imports` says, with the
+    /// host's engine, limits, fresh instance per call, typed
+    /// [`PluginHost::call`] and [`PluginHost::handle_http`]. `caps` are
+    /// what [`PluginHost::capabilities`] answers; the component sees them
+    /// only through what `imports.link` links (their clock is always the
+    /// component's wall clock).
+    pub fn with_imports(
+        wasm: &[u8],
+        caps: Capabilities,
+        options: HostOptions,
+        imports: Imports,
+    ) -> anyhow::Result<Self> {
+        Self::load(wasm, caps, options, true, Some(imports))
     }
 
     /// Like [`PluginHost::new`] for a component that exports only
@@ -125,7 +122,7 @@ impl PluginHost {
     /// linker and fresh instance per request behind
     /// [`PluginHost::handle_http`]. [`PluginHost::call`] fails on it.
     pub fn proxy_only(wasm: &[u8], caps: Capabilities, options: HostOptions) -> anyhow::Result<Self> {
-        Self::load(wasm, caps, options, false, Imports::Capabilities)
+        Self::load(wasm, caps, options, false, None)
     }
 
     fn load(
@@ -133,7 +130,7 @@ impl PluginHost {
         caps: Capabilities,
         options: HostOptions,
         typed: bool,
-        imports: Imports,
+        imports: Option<Imports>,
     ) -> anyhow::Result<Self> {
         anyhow::ensure!(options.max_concurrent > 0, "max_concurrent must be at least 1");
         let mut config = Config::new();
@@ -155,14 +152,8 @@ impl PluginHost {
             .linear_memory_keep_resident(options.memory_limit)
             .table_keep_resident(1 << 20)
             .pagemap_scan(wasmtime::Enabled::Auto);
-        #[cfg(feature = "spin-harness")]
-        if let Imports::Spin(_) = imports {
-            pool.max_core_instances_per_component(spin_pool::CORE_INSTANCES)
-                .max_memories_per_component(spin_pool::MEMORIES)
-                .max_tables_per_component(spin_pool::TABLES)
-                .total_core_instances(slots * spin_pool::CORE_INSTANCES)
-                .total_memories(slots * spin_pool::MEMORIES)
-                .total_tables(slots * spin_pool::TABLES);
+        if let Some(imports) = &imports {
+            (imports.pool)(&mut pool, slots);
         }
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         if let Some(dir) = &options.cache_dir {
@@ -183,9 +174,8 @@ impl PluginHost {
 
         let mut linker = Linker::<HostCtx>::new(&engine);
         match &imports {
-            Imports::Capabilities => link_capabilities(&mut linker)?,
-            #[cfg(feature = "spin-harness")]
-            Imports::Spin(_) => crate::spin::add_to_linker(&mut linker)?,
+            None => link_capabilities(&mut linker)?,
+            Some(imports) => (imports.link)(&mut linker)?,
         }
         let instance_pre = linker
             .instantiate_pre(&component)
@@ -215,11 +205,7 @@ impl PluginHost {
             permits: Permits::new(options.max_concurrent),
             options,
             ticker: Some((stop, ticker)),
-            #[cfg(feature = "spin-harness")]
-            spin: match imports {
-                Imports::Spin(spin) => Some(spin),
-                Imports::Capabilities => None,
-            },
+            extension: imports.map(|imports| imports.extension),
         })
     }
 
@@ -293,11 +279,9 @@ impl PluginHost {
             .memory_size(self.options.memory_limit)
             .trap_on_grow_failure(false)
             .build();
-        #[allow(unused_mut)] // changed only with the `spin-harness` feature
         let mut ctx = HostCtx::new(self.caps.clone(), limits);
-        #[cfg(feature = "spin-harness")]
-        if let Some(spin) = &self.spin {
-            ctx.spin = Some(crate::spin::SpinCtx::new(spin.clone()));
+        if let Some(extension) = &self.extension {
+            ctx = ctx.with_extension(extension());
         }
         let mut store = Store::new(&self.engine, ctx);
         store.limiter(|ctx| &mut ctx.limits);
@@ -318,36 +302,9 @@ impl Drop for PluginHost {
 
 /// Links the component's imports to this host: its capabilities, and of
 /// WASI only what the component needs.
-fn link_capabilities(linker: &mut Linker<HostCtx>) -> anyhow::Result<()> {
-    // Only what a wasi:http proxy may use (clocks, random, stdio, io):
-    // a component that imports files or sockets fails to link.
-    wasmtime_wasi::p2::add_to_linker_proxy_interfaces_sync(linker)?;
-    // Rust's standard library asks for its environment, exit status
-    // and terminal kinds; all are empty or inert here.
-    {
-        use wasmtime_wasi::cli::{WasiCli, WasiCliView};
-        use wasmtime_wasi::p2::bindings::sync::cli;
-        let l = &mut *linker;
-        cli::environment::add_to_linker::<HostCtx, WasiCli>(l, HostCtx::cli)?;
-        cli::exit::add_to_linker::<HostCtx, WasiCli>(l, HostCtx::cli)?;
-        cli::terminal_input::add_to_linker::<HostCtx, WasiCli>(l, HostCtx::cli)?;
-        cli::terminal_output::add_to_linker::<HostCtx, WasiCli>(l, HostCtx::cli)?;
-        cli::terminal_stdin::add_to_linker::<HostCtx, WasiCli>(l, HostCtx::cli)?;
-        cli::terminal_stdout::add_to_linker::<HostCtx, WasiCli>(l, HostCtx::cli)?;
-        cli::terminal_stderr::add_to_linker::<HostCtx, WasiCli>(l, HostCtx::cli)?;
-    }
-    // Incoming HTTP only: `wasi:http/types`, without the outgoing
-    // handler, so the component cannot make requests.
-    wasmtime_wasi_http::p2::bindings::sync::http::types::add_to_linker::<
-        HostCtx,
-        wasmtime_wasi_http::WasiHttp,
-    >(
-        linker,
-        &Default::default(),
-        <HostCtx as wasmtime_wasi_http::WasiHttpView>::http,
-    )?;
-    Plugin::add_to_linker::<HostCtx, HasSelf<HostCtx>>(linker, |ctx| ctx)?;
-    Ok(())
+fn link_capabilities(linker: &mut Linker<HostCtx>) -> wasmtime::Result<()> {
+    crate::link::add_wasi_to_linker(linker)?;
+    crate::link::add_to_linker(linker, HostCtx::customer_web)
 }
 
 /// A counting semaphore bounding live instances.

@@ -62,9 +62,13 @@ pub const PURGE_INTERVAL: Duration = Duration::from_secs(300);
 
 /// One purge pass, as the scheduler runs it: every record whose expiry
 /// has passed leaves storage. Flows and throttle rows are made by anyone;
-/// this keeps storage bounded by what is alive.
+/// this keeps storage bounded by what is alive. A store without
+/// housekeeping keeps itself: nothing to do.
 pub fn purge_pass(caps: &crate::Capabilities) -> anyhow::Result<u64> {
-    let purged = caps.store.purge_expired()?;
+    let Some(housekeeping) = &caps.housekeeping else {
+        return Ok(0);
+    };
+    let purged = housekeeping.purge_expired()?;
     if purged > 0 {
         tracing::info!(purged, "expired records purged");
     }

@@ -321,8 +321,13 @@ fn wasm_enrollment(h: &Harness, i: usize) -> Duration {
 
     // A policyholder registers once; giving the reservation back lets the
     // same sample customer enroll again next iteration.
-    let store = &h.host.capabilities().store;
-    for (key, _) in store.versions().expect("storage") {
+    let caps = h.host.capabilities();
+    let store = &caps.store;
+    let housekeeping = caps
+        .housekeeping
+        .as_ref()
+        .expect("the host's stores all have housekeeping");
+    for (key, _) in housekeeping.versions().expect("storage") {
         if key.starts_with("customer/") {
             store.delete(&key, Condition::Any).expect("storage");
         }

@@ -65,7 +65,7 @@ fn main() {
     );
 
     // A live link, made through the typed exports of the served host.
-    let typed = Harness::over(screens.clone());
+    let typed = Harness::over(screens.clone(), customer_web_testkit::MovableClock::new());
     let token = typed.mail_link("bench@example.jp");
     let link = format!("/link/{token}");
 

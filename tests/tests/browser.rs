@@ -126,7 +126,9 @@ fn a_real_browser_walks_enrollment_and_recovery_and_photographs_every_screen() {
             .collect(),
         mails,
         keys: caps
-            .store
+            .housekeeping
+            .as_ref()
+            .expect("SQLite has housekeeping")
             .versions()
             .expect("storage")
             .into_iter()

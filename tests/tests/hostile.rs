@@ -15,6 +15,7 @@ use std::time::Duration;
 use customer_web_host::directory::FileDirectory;
 use customer_web_host::guard::{Limits, Rate};
 use customer_web_host::{Capabilities, HostOptions};
+use customer_web_testkit::MovableClock;
 use serde_json::json;
 use support::browser::{Browser, Server, test_limits};
 use support::walks::post_json;
@@ -28,8 +29,14 @@ fn options(slots: usize) -> HostOptions {
 }
 
 fn server(slots: usize, limits: Limits) -> (Server, tempfile::TempDir) {
+    server_on(slots, limits, &MovableClock::new())
+}
+
+/// [`server`] on `clock`.
+fn server_on(slots: usize, limits: Limits, clock: &MovableClock) -> (Server, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let caps = Capabilities::sqlite(dir.path(), Arc::new(FileDirectory::sample())).expect("capabilities");
+    let caps = Capabilities::sqlite_on(dir.path(), Arc::new(FileDirectory::sample()), clock.clock())
+        .expect("capabilities");
     (Server::start_with(caps, options(slots), limits), dir)
 }
 
@@ -304,8 +311,9 @@ fn a_forged_client_address_never_reaches_the_component() {
 #[test]
 fn abandoned_flows_are_purged_on_schedule_and_storage_stays_bounded() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let caps = Capabilities::sqlite(dir.path(), Arc::new(FileDirectory::sample())).expect("capabilities");
-    let clock = caps.clock.clone();
+    let clock = MovableClock::new();
+    let caps = Capabilities::sqlite_on(dir.path(), Arc::new(FileDirectory::sample()), clock.clock())
+        .expect("capabilities");
     let server = Server::start_with(caps, options(2), test_limits());
     let rows = || -> i64 {
         let conn = rusqlite::Connection::open(dir.path().join("customer-web.sqlite3")).expect("the database");
@@ -335,7 +343,8 @@ fn abandoned_flows_are_purged_on_schedule_and_storage_stays_bounded() {
 
 #[test]
 fn a_guesser_slows_only_itself_and_cannot_borrow_the_owners_address() {
-    let (server, _dir) = server(4, test_limits());
+    let clock = MovableClock::new();
+    let (server, _dir) = server_on(4, test_limits(), &clock);
     let mut owner = Browser::from_source(server.address, client(32));
     let holder = FileDirectory::sample().policyholders()[0].clone();
     let (status, body) = support::walks::api_enroll_until_mail(
@@ -373,7 +382,7 @@ fn a_guesser_slows_only_itself_and_cannot_borrow_the_owners_address() {
 
     // The clock stands still from here: the one-second wait after the
     // third failure must not run out while a slow machine hashes.
-    server.host.capabilities().clock.stop();
+    clock.stop();
     let mut attacker = Browser::from_source(server.address, client(31));
     let guess = |b: &mut Browser, password: &str, forged: Option<&str>| -> u16 {
         let body = json!({ "user_id": "owner@example.jp", "password": password }).to_string();

@@ -544,16 +544,16 @@ fn spin_sdk_dir() -> Option<PathBuf> {
 #[test]
 fn the_vendored_spin_wit_is_spin_sdks() {
     let Some(sdk) = spin_sdk_dir() else {
-        println!("skipped: the lock file holds no spin-sdk 5.2.0 to compare tests/wit-spin with");
+        println!("skipped: the lock file holds no spin-sdk 5.2.0 to compare testkit/wit-spin with");
         return;
     };
     let theirs = sdk.join("wit/deps/spin@2.0.0");
-    let ours = Path::new(env!("CARGO_MANIFEST_DIR")).join("wit-spin/deps/fermyon-spin");
+    let ours = Path::new(env!("CARGO_MANIFEST_DIR")).join("../testkit/wit-spin/deps/fermyon-spin");
     for file in ["sqlite.wit", "variables.wit"] {
         assert_eq!(
             std::fs::read_to_string(ours.join(file)).expect(file),
             std::fs::read_to_string(theirs.join(file)).expect(file),
-            "tests/wit-spin/deps/fermyon-spin/{file} differs from spin-sdk 5.2.0's"
+            "testkit/wit-spin/deps/fermyon-spin/{file} differs from spin-sdk 5.2.0's"
         );
     }
     // The package line, which spin-sdk keeps in its world.wit.

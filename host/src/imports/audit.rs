@@ -3,10 +3,14 @@
 
 use crate::audit::AuditEvent;
 use crate::bindings::customer_web::plugin::audit::{self, Error, Event};
-use crate::ctx::HostCtx;
+use crate::link::{CustomerWeb, Fault};
 
-impl audit::Host for HostCtx {
-    fn record_event(&mut self, event: Event) -> wasmtime::Result<Result<(), Error>> {
+impl audit::Host for CustomerWeb<'_> {
+    fn convert_error(&mut self, fault: Fault<Error>) -> wasmtime::Result<Error> {
+        fault.into_guest()
+    }
+
+    fn record_event(&mut self, event: Event) -> Result<(), Fault<Error>> {
         tracing::info!(
             target: "customer_web::audit",
             kind = %event.kind,
@@ -20,9 +24,9 @@ impl audit::Host for HostCtx {
             subject: event.subject,
             detail: event.detail,
         };
-        Ok(self.caps.audit.record(&event).map_err(|e| {
+        self.caps.audit.record(&event).map_err(|e| {
             tracing::error!(error = %e, "customer_web.audit fault: event not recorded");
-            Error::Unavailable(e.to_string())
-        }))
+            Error::Unavailable(e.to_string()).into()
+        })
     }
 }

@@ -1,12 +1,16 @@
 //! `customer-web:plugin/config`: the settings the host was started with.
 
 use crate::bindings::customer_web::plugin::config::{self, Error, Settings};
-use crate::ctx::HostCtx;
+use crate::link::{CustomerWeb, Fault};
 
-impl config::Host for HostCtx {
-    fn get_settings(&mut self) -> wasmtime::Result<Result<Settings, Error>> {
+impl config::Host for CustomerWeb<'_> {
+    fn convert_error(&mut self, fault: Fault<Error>) -> wasmtime::Result<Error> {
+        fault.into_guest()
+    }
+
+    fn get_settings(&mut self) -> Result<Settings, Fault<Error>> {
         let s = &self.caps.settings;
-        Ok(Ok(Settings {
+        Ok(Settings {
             insurer_name: s.insurer_name.clone(),
             sender_address: s.sender_address.clone(),
             desk_name: s.desk_name.clone(),
@@ -21,6 +25,6 @@ impl config::Host for HostCtx {
             mails_per_hour: s.mails_per_hour,
             renewal_url: s.renewal_url.clone(),
             handover_secret: s.handover_secret.as_ref().map(|h| h.expose().to_owned()),
-        }))
+        })
     }
 }

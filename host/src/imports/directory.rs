@@ -2,24 +2,25 @@
 //! [`Directory`](crate::directory::Directory).
 
 use crate::bindings::customer_web::plugin::directory::{self, Contract, Date, Error, Identity, Policyholder};
-use crate::ctx::HostCtx;
 use crate::directory as backend;
+use crate::link::{CustomerWeb, Fault};
 
-fn error(e: backend::DirectoryError) -> Error {
+fn error(e: backend::DirectoryError) -> Fault<Error> {
     tracing::warn!(error = %e, "customer_web.directory fault");
-    Error::Unavailable(e.to_string())
+    Error::Unavailable(e.to_string()).into()
 }
 
-impl directory::Host for HostCtx {
-    fn find_policyholder(
-        &mut self,
-        identity: Identity,
-    ) -> wasmtime::Result<Result<Option<Policyholder>, Error>> {
+impl directory::Host for CustomerWeb<'_> {
+    fn convert_error(&mut self, fault: Fault<Error>) -> wasmtime::Result<Error> {
+        fault.into_guest()
+    }
+
+    fn find_policyholder(&mut self, identity: Identity) -> Result<Option<Policyholder>, Fault<Error>> {
         let _span = tracing::debug_span!("customer_web.directory.find_policyholder").entered();
         let d = identity.birth_date;
         // A date that does not exist matches nobody.
         let Some(birth_date) = backend::Date::new(d.year, d.month, d.day) else {
-            return Ok(Ok(None));
+            return Ok(None);
         };
         let query = backend::IdentityQuery {
             family_name: identity.family_name,
@@ -31,8 +32,7 @@ impl directory::Host for HostCtx {
             postal_code: identity.postal_code,
             policy_number: identity.policy_number,
         };
-        Ok(self
-            .caps
+        self.caps
             .directory
             .find_policyholder(&query)
             .map(|found| {
@@ -41,13 +41,12 @@ impl directory::Host for HostCtx {
                     display_name: p.display_name,
                 })
             })
-            .map_err(error))
+            .map_err(error)
     }
 
-    fn list_contracts(&mut self, customer_id: String) -> wasmtime::Result<Result<Vec<Contract>, Error>> {
+    fn list_contracts(&mut self, customer_id: String) -> Result<Vec<Contract>, Fault<Error>> {
         let _span = tracing::debug_span!("customer_web.directory.list_contracts").entered();
-        Ok(self
-            .caps
+        self.caps
             .directory
             .list_contracts(&customer_id)
             .map(|list| {
@@ -65,6 +64,6 @@ impl directory::Host for HostCtx {
                     })
                     .collect()
             })
-            .map_err(error))
+            .map_err(error)
     }
 }

@@ -2,11 +2,15 @@
 //! delivery worker sends them.
 
 use crate::bindings::customer_web::plugin::mail::{self, Error, Message};
-use crate::ctx::HostCtx;
+use crate::link::{CustomerWeb, Fault};
 use crate::mail::OutgoingMessage;
 
-impl mail::Host for HostCtx {
-    fn send(&mut self, message: Message) -> wasmtime::Result<Result<(), Error>> {
+impl mail::Host for CustomerWeb<'_> {
+    fn convert_error(&mut self, fault: Fault<Error>) -> wasmtime::Result<Error> {
+        fault.into_guest()
+    }
+
+    fn send(&mut self, message: Message) -> Result<(), Fault<Error>> {
         let _span = tracing::info_span!("customer_web.mail.send", kind = %message.kind).entered();
         let outgoing = OutgoingMessage {
             to: message.to,
@@ -15,17 +19,17 @@ impl mail::Host for HostCtx {
             kind: message.kind,
         };
         if let Some(refusal) = outgoing.refusal() {
-            return Ok(Err(Error::Rejected(refusal.into())));
+            return Err(Error::Rejected(refusal.into()).into());
         }
-        Ok(match self.caps.outbox.enqueue(&outgoing, self.now()) {
+        match self.caps.outbox.enqueue(&outgoing, self.now()) {
             Ok(id) => {
                 tracing::info!(id, kind = %outgoing.kind, "mail queued");
                 Ok(())
             }
             Err(e) => {
                 tracing::warn!(error = %e, "customer_web.mail fault");
-                Err(Error::Unavailable(e.to_string()))
+                Err(Error::Unavailable(e.to_string()).into())
             }
-        })
+        }
     }
 }

@@ -4,7 +4,7 @@
 //! `unavailable`.
 
 use crate::bindings::customer_web::plugin::storage::{self, Condition, Entry, Error, WriteOutcome};
-use crate::ctx::HostCtx;
+use crate::link::{CustomerWeb, Fault};
 use crate::storage as backend;
 
 fn condition(c: Condition) -> backend::Condition {
@@ -22,19 +22,22 @@ fn outcome(o: backend::WriteOutcome) -> WriteOutcome {
     }
 }
 
-fn error(e: backend::PortError) -> Error {
+fn error(e: backend::PortError) -> Fault<Error> {
     tracing::warn!(error = %e, "customer_web.store fault");
-    Error::Unavailable(e.0)
+    Error::Unavailable(e.0).into()
 }
 
-impl storage::Host for HostCtx {
-    fn get(&mut self, key: String) -> wasmtime::Result<Result<Option<Entry>, Error>> {
+impl storage::Host for CustomerWeb<'_> {
+    fn convert_error(&mut self, fault: Fault<Error>) -> wasmtime::Result<Error> {
+        fault.into_guest()
+    }
+
+    fn get(&mut self, key: String) -> Result<Option<Entry>, Fault<Error>> {
         let _span = tracing::debug_span!("customer_web.store.get").entered();
         if backend::too_large(&key, None) {
-            return Ok(Err(Error::TooLarge));
+            return Err(Error::TooLarge.into());
         }
-        Ok(self
-            .caps
+        self.caps
             .store
             .get(&key)
             .map(|e| {
@@ -43,7 +46,7 @@ impl storage::Host for HostCtx {
                     version: e.version,
                 })
             })
-            .map_err(error))
+            .map_err(error)
     }
 
     fn put(
@@ -52,29 +55,27 @@ impl storage::Host for HostCtx {
         value: Vec<u8>,
         c: Condition,
         expires_at: Option<u64>,
-    ) -> wasmtime::Result<Result<WriteOutcome, Error>> {
+    ) -> Result<WriteOutcome, Fault<Error>> {
         let _span = tracing::debug_span!("customer_web.store.put").entered();
         if backend::too_large(&key, Some(&value)) {
-            return Ok(Err(Error::TooLarge));
+            return Err(Error::TooLarge.into());
         }
-        Ok(self
-            .caps
+        self.caps
             .store
             .put(&key, &value, condition(c), expires_at)
             .map(outcome)
-            .map_err(error))
+            .map_err(error)
     }
 
-    fn delete(&mut self, key: String, c: Condition) -> wasmtime::Result<Result<WriteOutcome, Error>> {
+    fn delete(&mut self, key: String, c: Condition) -> Result<WriteOutcome, Fault<Error>> {
         let _span = tracing::debug_span!("customer_web.store.delete").entered();
         if backend::too_large(&key, None) {
-            return Ok(Err(Error::TooLarge));
+            return Err(Error::TooLarge.into());
         }
-        Ok(self
-            .caps
+        self.caps
             .store
             .delete(&key, condition(c))
             .map(outcome)
-            .map_err(error))
+            .map_err(error)
     }
 }

@@ -18,10 +18,15 @@ pub use customer_web_core::ports::{
     Condition, Entry, Housekeeping, MAX_KEY_BYTES, MAX_VALUE_BYTES, PortError, Store, WriteOutcome, too_large,
 };
 
-/// A store the host can share between threads: the port and housekeeping.
-pub trait SharedStore: Store + Housekeeping + Send + Sync + 'static {}
+/// A store the host can share between threads.
+pub trait SharedStore: Store + Send + Sync + 'static {}
 
-impl<T: Store + Housekeeping + Send + Sync + 'static> SharedStore for T {}
+impl<T: Store + Send + Sync + 'static> SharedStore for T {}
+
+/// Housekeeping the host can share between threads.
+pub trait SharedHousekeeping: Housekeeping + Send + Sync + 'static {}
+
+impl<T: Housekeeping + Send + Sync + 'static> SharedHousekeeping for T {}
 
 /// Every backend keeps the one contract: the core's checks, run unchanged
 /// on each, plus racing writers on two connections or hosts.

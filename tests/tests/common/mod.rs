@@ -24,8 +24,9 @@ use customer_web_host::bindings::exports::customer_web::plugin::types::{
 use customer_web_host::ctx::HostCtx;
 use customer_web_host::directory::FileDirectory;
 use customer_web_host::mail::QueuedMessage;
-use customer_web_host::spin::{Relay, SpinState};
 use customer_web_host::{Capabilities, HostOptions, PluginHost};
+use customer_web_testkit::MovableClock;
+use customer_web_testkit::spin::{Relay, SpinState};
 
 pub const KEYWORD: &str = "さくら2026";
 pub const PASSWORD: &str = "correct horse battery";
@@ -37,7 +38,7 @@ pub enum Backend {
     Memory,
     Sqlite,
     /// The component composed with the Spin adapter as `spin up` composes
-    /// it from `spin.toml`, on `customer_web_host::spin`'s stand-in for
+    /// it from `spin.toml`, on `customer_web_testkit::spin`'s stand-in for
     /// Spin's host (SQLite file, variables from the manifest's defaults,
     /// outgoing HTTP to a recording relay).
     Spin,
@@ -45,6 +46,8 @@ pub enum Backend {
 
 pub struct Harness {
     pub host: Arc<PluginHost>,
+    /// The clock the component and the capabilities read.
+    pub time: MovableClock,
     /// The Spin app's database and relay, on [`Backend::Spin`]; the
     /// capability reads below go there instead of the host's capabilities.
     pub spin: Option<SpinApp>,
@@ -77,13 +80,18 @@ impl Harness {
     }
 
     pub fn with_options(backend: Backend, options: HostOptions) -> Self {
+        let time = MovableClock::new();
         let (caps, dir) = match backend {
             Backend::Spin => return Self::on_spin(&[], options),
-            Backend::Memory => (Capabilities::in_memory(), None),
+            Backend::Memory => (Capabilities::in_memory_on(time.clock()), None),
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("temp dir");
-                let caps = Capabilities::sqlite(dir.path(), std::sync::Arc::new(FileDirectory::sample()))
-                    .expect("SQLite capabilities");
+                let caps = Capabilities::sqlite_on(
+                    dir.path(),
+                    std::sync::Arc::new(FileDirectory::sample()),
+                    time.clock(),
+                )
+                .expect("SQLite capabilities");
                 (caps, Some(dir))
             }
         };
@@ -91,6 +99,7 @@ impl Harness {
             host: Arc::new(
                 PluginHost::new(customer_web_host::plugin::EMBEDDED_COMPONENT, caps, options).expect("host"),
             ),
+            time,
             spin: None,
             _dir: dir,
         }
@@ -110,10 +119,17 @@ impl Harness {
         }
         // Where `spin up` keeps the default database: .spin/sqlite_db.db.
         let database = dir.path().join("sqlite_db.db");
-        let state = SpinState::new(database.clone(), spin::component_variables(&values));
+        let time = MovableClock::new();
+        let state = SpinState {
+            clock: time.clock(),
+            ..SpinState::new(database.clone(), spin::component_variables(&values))
+        };
         let relay = state.relay.clone();
         Harness {
-            host: Arc::new(PluginHost::spin(spin::composed(), state, options).expect("Spin stand-in")),
+            host: Arc::new(
+                customer_web_testkit::spin::host(spin::composed(), state, options).expect("Spin stand-in"),
+            ),
+            time,
             spin: Some(SpinApp {
                 db: spin::SpinDb::new(database),
                 relay,
@@ -122,10 +138,12 @@ impl Harness {
         }
     }
 
-    /// Typed calls into a host made elsewhere (e.g. one a server serves).
-    pub fn over(host: Arc<PluginHost>) -> Self {
+    /// Typed calls into a host made elsewhere (e.g. one a server serves),
+    /// whose capabilities read `time`.
+    pub fn over(host: Arc<PluginHost>, time: MovableClock) -> Self {
         Harness {
             host,
+            time,
             spin: None,
             _dir: None,
         }
@@ -146,10 +164,7 @@ impl Harness {
     }
 
     pub fn advance(&self, seconds: u64) {
-        self.host
-            .capabilities()
-            .clock
-            .advance(Duration::from_secs(seconds));
+        self.time.advance(Duration::from_secs(seconds));
     }
 
     pub fn now(&self) -> u64 {
@@ -176,19 +191,25 @@ impl Harness {
         if let Some(spin) = &self.spin {
             return spin.db.versions(self.now());
         }
-        self.host.capabilities().store.versions().expect("storage")
+        self.housekeeping().versions().expect("storage")
     }
 
     pub fn count(&self, prefix: &str) -> usize {
         if let Some(spin) = &self.spin {
             return spin.db.count_prefix(prefix, self.now());
         }
-        self.host
-            .capabilities()
-            .store
+        self.housekeeping()
             .count_prefix(prefix)
             .map(|n| usize::try_from(n).unwrap_or(usize::MAX))
             .expect("storage")
+    }
+
+    fn housekeeping(&self) -> &dyn customer_web_host::storage::SharedHousekeeping {
+        self.host
+            .capabilities()
+            .housekeeping
+            .as_deref()
+            .expect("the host's stores all have housekeeping")
     }
 
     pub fn audit_kinds(&self) -> Vec<String> {

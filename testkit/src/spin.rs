@@ -15,10 +15,9 @@
 //! - the rest of WASI 0.2 as wasmtime provides it (Spin uses the same
 //!   crates), with this host's wall clock.
 //!
-//! Built with the `spin-harness` feature, which only the e2e tests enable
-//! (`PluginHost::spin`). The WIT of the two `fermyon:spin` interfaces is
-//! vendored in `tests/wit-spin/`; the e2e tests check it against
-//! spin-sdk's copy.
+//! [`host`] makes a [`PluginHost`] of it. The WIT of the two
+//! `fermyon:spin` interfaces is vendored in `testkit/wit-spin/`; the e2e
+//! tests check it against spin-sdk's copy.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -26,18 +25,19 @@ use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use customer_web_host::clock::Clock;
+use customer_web_host::plugin::Imports;
+use customer_web_host::{CallExtension, Capabilities, HostCtx, HostOptions, PluginHost};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
+use wasmtime::PoolingAllocationConfig;
 use wasmtime::component::{HasSelf, Linker, Resource};
 use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpHooks};
-
-use crate::clock::Clock;
-use crate::ctx::HostCtx;
 
 #[allow(missing_docs)] // generated from the vendored WIT, documented there
 mod bindings {
     wasmtime::component::bindgen!({
-        path: "../tests/wit-spin",
+        path: "wit-spin",
         world: "customer-web:spin-harness/spin-host",
         imports: { default: trappable },
     });
@@ -61,7 +61,8 @@ pub struct SpinState {
     /// Variable values by name, as Spin resolves them for the component
     /// (its `[component.*.variables]`, templates filled in).
     pub variables: BTreeMap<String, String>,
-    /// The wall clock the composition sees (tests move it).
+    /// The wall clock the composition sees (a [`MovableClock`](crate::MovableClock)'s, for
+    /// tests that move it).
     pub clock: Clock,
     /// Where outgoing HTTP requests go.
     pub relay: Relay,
@@ -168,16 +169,64 @@ impl WasiHttpHooks for Relay {
     }
 }
 
+/// Spin's pooling limits per component instance (`spin up`'s defaults,
+/// spinframework/spin `crates/core/src/lib.rs`): a composition that holds
+/// more core instances, memories or tables than these fails to load here
+/// as it would under Spin.
+const CORE_INSTANCES: u32 = 200;
+const MEMORIES: u32 = 32;
+const TABLES: u32 = 20;
+
+/// A stand-in for `spin up`: `composed` is the component composed with
+/// the Spin adapter as Spin composes it from `spin.toml`, linked against
+/// Spin's host interfaces instead of the host's capabilities, with the
+/// host's engine, limits, fresh instance per call, typed
+/// [`PluginHost::call`] and [`PluginHost::handle_http`]. Spin's pooling
+/// limits per instance apply. The composition's wall clock is
+/// `spin.clock`, which [`PluginHost::capabilities`]' clock is; the other
+/// capabilities there are not linked and stay empty.
+pub fn host(composed: &[u8], spin: SpinState, options: HostOptions) -> anyhow::Result<PluginHost> {
+    let caps = Capabilities::in_memory_on(spin.clock.clone());
+    let spin = Arc::new(spin);
+    let imports = Imports {
+        link: add_to_linker,
+        pool: spin_pool,
+        extension: Arc::new(move || Box::new(SpinCtx::new(spin.clone()))),
+    };
+    PluginHost::with_imports(composed, caps, options, imports)
+}
+
+fn spin_pool(pool: &mut PoolingAllocationConfig, slots: u32) {
+    pool.max_core_instances_per_component(CORE_INSTANCES)
+        .max_memories_per_component(MEMORIES)
+        .max_tables_per_component(TABLES)
+        .total_core_instances(slots * CORE_INSTANCES)
+        .total_memories(slots * MEMORIES)
+        .total_tables(slots * TABLES);
+}
+
 /// One call's share of the stand-in: its open connections and its relay.
-pub(crate) struct SpinCtx {
+struct SpinCtx {
     state: Arc<SpinState>,
     connections: HashMap<u32, rusqlite::Connection>,
     next: u32,
-    pub(crate) relay: Relay,
+    relay: Relay,
+}
+
+impl CallExtension for SpinCtx {
+    fn http_hooks(&mut self) -> Option<&mut dyn WasiHttpHooks> {
+        // Outgoing requests (the adapter's mail relay) go to the relay.
+        Some(&mut self.relay)
+    }
+}
+
+fn spin_ctx(ctx: &mut HostCtx) -> &mut SpinCtx {
+    ctx.extension::<SpinCtx>()
+        .expect("the Spin stand-in gives every call a Spin context")
 }
 
 impl SpinCtx {
-    pub(crate) fn new(state: Arc<SpinState>) -> Self {
+    fn new(state: Arc<SpinState>) -> Self {
         SpinCtx {
             relay: state.relay.clone(),
             state,
@@ -193,11 +242,11 @@ impl SpinCtx {
 /// and the two `fermyon:spin` interfaces. Nothing defines the type-only
 /// `customer-web:plugin/types`, which the composition still imports:
 /// wasmtime accepts an instance import that holds no functions.
-pub(crate) fn add_to_linker(linker: &mut Linker<HostCtx>) -> wasmtime::Result<()> {
+fn add_to_linker(linker: &mut Linker<HostCtx>) -> wasmtime::Result<()> {
     wasmtime_wasi::p2::add_to_linker_sync(linker)?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_sync(linker)?;
     link_no_postgres(linker)?;
-    bindings::SpinHost::add_to_linker::<HostCtx, HasSelf<SpinCtx>>(linker, HostCtx::spin)
+    bindings::SpinHost::add_to_linker::<HostCtx, HasSelf<SpinCtx>>(linker, spin_ctx)
 }
 
 /// The stand-in has no PostgreSQL. The adapter imports Spin's
