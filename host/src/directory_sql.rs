@@ -5,7 +5,7 @@
 //! before the first request.
 //!
 //! The script is one transaction. It makes the adapter's directory tables
-//! (the very statements of `spin/adapter/src/sql.rs`, all idempotent),
+//! (the very statements of `customer_web_sql::directory`, all idempotent),
 //! replaces their rows with the file's, and marks the directory as the
 //! insurer's, so the adapter never seeds its sample. Running it again at
 //! every `spin up` reloads the directory; flows, accounts, mail and the
@@ -24,9 +24,7 @@ use std::fmt::Write as _;
 use customer_web_directory::FileDirectory;
 
 /// The Spin adapter's directory statements: their schema is the script's.
-#[path = "../../spin/adapter/src/sql.rs"]
-#[allow(dead_code, reason = "the schema only; the rest is the adapter's")]
-mod adapter_sql;
+use customer_web_sql::directory as adapter_sql;
 
 /// The `source` the script writes into `cw_directory_source`.
 pub const SOURCE: &str = "insurer";

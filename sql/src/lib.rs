@@ -24,6 +24,7 @@ mod adopt;
 pub mod audit;
 #[cfg(feature = "conformance")]
 pub mod conformance;
+pub mod directory;
 pub mod kv;
 mod migrate;
 pub mod one_row;

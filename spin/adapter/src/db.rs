@@ -18,7 +18,7 @@ use customer_web_sql::{
     Connection, Dialect, Schema, SqlError, adopt_spin_tables, audit, is_current, kv, migrate, outbox,
 };
 
-use crate::sql;
+use customer_web_sql::directory as sql;
 
 /// The schemas of the contract the adapter keeps in the database.
 const SCHEMAS: [&Schema; 3] = [&kv::SCHEMA, &outbox::SCHEMA, &audit::SCHEMA];

@@ -15,7 +15,8 @@ use customer_web_sql::{Connection, SqlError, Value};
 use crate::bindings::exports::customer_web::plugin::directory::{
     self as wit, Error, Guest, Identity, Policyholder,
 };
-use crate::{Adapter, db, sql};
+use crate::{Adapter, db};
+use customer_web_sql::directory as sql;
 
 thread_local! {
     /// Whether this instance saw the directory complete.

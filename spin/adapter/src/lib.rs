@@ -27,7 +27,6 @@ mod config;
 mod db;
 mod directory;
 mod mail;
-mod sql;
 mod storage;
 
 mod bindings {

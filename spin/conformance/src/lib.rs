@@ -19,11 +19,11 @@
 //!   of one counter (racing requests must lose none); `200 conflicts C`.
 //! - `GET /counter?key=KEY`: the counter; `200 N`.
 //!
-//! Natively, [`sql`] is the adapter's directory SQL, which the crate's
-//! tests run on SQLite as Spin's local database runs it.
+//! Natively, the crate's tests run the adapter's directory SQL
+//! (`customer_web_sql::directory`, re-exported as [`sql`]) on SQLite as
+//! Spin's local database runs it.
 
-#[path = "../../adapter/src/sql.rs"]
-pub mod sql;
+pub use customer_web_sql::directory as sql;
 
 #[cfg(target_arch = "wasm32")]
 mod component;

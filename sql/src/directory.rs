@@ -1,12 +1,14 @@
-//! The Spin adapter's own SQL: the insurer's directory, in SQLite's
-//! dialect, with its positional parameters (`?1`, `?2`, …) documented
-//! beside each statement. (The store, the outbox and the audit trail are
-//! customer-web-sql's, with its migrations.)
+//! The Spin adapter's directory: the insurer's policyholders and
+//! contracts, in SQLite's dialect only (the directory always lives in
+//! each Spin instance's own SQLite database), with its positional
+//! parameters (`?1`, `?2`, …) documented beside each statement. It is
+//! outside the migrations: its schema is idempotent and seeded per
+//! instance.
 //!
 //! The adapter runs these strings on Spin's `fermyon:spin/sqlite` database,
 //! `customer-web directory-sql` writes [`SCHEMA`] into the script that
-//! loads the insurer's directory, and `spin/conformance` runs the very same
-//! strings natively on SQLite to test them.
+//! loads the insurer's directory, and `spin/conformance`'s tests run the
+//! very same strings natively on SQLite.
 //!
 //! Every write is one statement, atomic in SQLite, and the seed statements
 //! are idempotent: instances seeding a fresh database at once need no
