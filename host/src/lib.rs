@@ -26,7 +26,6 @@ pub mod config;
 pub mod ctx;
 pub mod dev;
 pub mod guard;
-pub mod guest_build;
 /// The insurer's directory ([`FileDirectory`](directory::FileDirectory) and the
 /// [`Directory`](directory::Directory) trait), shared with the Spin adapter.
 pub use customer_web_directory as directory;

@@ -39,6 +39,10 @@ struct Cli {
     /// Settings (JSON: brand strings, base URL, lifetimes); default: the seed's.
     #[arg(long, global = true)]
     config: Option<PathBuf>,
+    /// The component to run (a `.wasm`); default: the one this binary
+    /// embeds. Also CUSTOMER_WEB_COMPONENT.
+    #[arg(long, global = true, env = "CUSTOMER_WEB_COMPONENT")]
+    component: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -170,6 +174,23 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
+/// The component `--component` names, or the embedded one, on `caps`.
+fn load(cli: &Cli, caps: Capabilities, options: HostOptions) -> anyhow::Result<PluginHost> {
+    match &cli.component {
+        Some(path) => {
+            let wasm =
+                std::fs::read(path).with_context(|| format!("reading the component {}", path.display()))?;
+            PluginHost::new(&wasm, caps, options).with_context(|| format!("the component {}", path.display()))
+        }
+        #[cfg(feature = "embedded")]
+        None => PluginHost::embedded(caps, options),
+        #[cfg(not(feature = "embedded"))]
+        None => anyhow::bail!(
+            "this customer-web was built without a component (feature `embedded`): name one with --component PATH"
+        ),
+    }
+}
+
 fn capabilities(cli: &Cli) -> anyhow::Result<Capabilities> {
     std::fs::create_dir_all(&cli.data_dir).with_context(|| format!("creating {}", cli.data_dir.display()))?;
     let directory: Arc<dyn Directory> = match &cli.directory {
@@ -230,7 +251,7 @@ fn serve(
         ..HostOptions::default()
     };
     let started = std::time::Instant::now();
-    let host = Arc::new(PluginHost::embedded(caps, options)?);
+    let host = Arc::new(load(cli, caps, options)?);
     tracing::info!(
         elapsed_ms = started.elapsed().as_millis() as u64,
         "component ready"
@@ -299,7 +320,7 @@ fn demo(cli: &Cli) -> anyhow::Result<()> {
         cache_dir: Some(cli.data_dir.join("cache")),
         ..HostOptions::default()
     };
-    let host = PluginHost::embedded(caps, options)?;
+    let host = load(cli, caps, options)?;
     let outbox = host.capabilities().outbox.clone();
     let last_mail = || -> anyhow::Result<_> {
         let list = outbox.list(1)?;

@@ -30,8 +30,9 @@ use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 use crate::bindings::{Plugin, PluginPre};
 use crate::ctx::{CallExtension, Capabilities, HostCtx};
 
-/// The component this host was built with.
-pub const EMBEDDED_COMPONENT: &[u8] = include_bytes!(env!("CUSTOMER_WEB_WASM"));
+/// The component this host was built with (feature `embedded`).
+#[cfg(feature = "embedded")]
+pub const EMBEDDED_COMPONENT: &[u8] = customer_web_artifacts::COMPONENT;
 
 /// How often the epoch advances; call deadlines are counted in these ticks.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
@@ -209,7 +210,8 @@ impl PluginHost {
         })
     }
 
-    /// The component this binary embeds.
+    /// The component this binary embeds (feature `embedded`).
+    #[cfg(feature = "embedded")]
     pub fn embedded(caps: Capabilities, options: HostOptions) -> anyhow::Result<Self> {
         Self::new(EMBEDDED_COMPONENT, caps, options)
     }

@@ -25,7 +25,6 @@ mod measure;
 
 use std::convert::Infallible;
 use std::path::Path;
-use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -283,32 +282,8 @@ fn build_hello() -> Vec<u8> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("tests/ sits in the workspace root");
-    let target_dir = root.join("target").join("hello");
-    let native_setting = |key: &str| {
-        key.starts_with("CARGO_")
-            || [
-                "RUSTFLAGS",
-                "RUSTC",
-                "RUSTC_WRAPPER",
-                "RUSTC_WORKSPACE_WRAPPER",
-                "RUSTDOC",
-            ]
-            .contains(&key)
-    };
-    let mut cargo = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
-    cargo
-        .current_dir(root)
-        .args(["build", "--release", "--package", "customer-web-hello"])
-        .args(["--target", "wasm32-wasip2", "--target-dir"])
-        .arg(&target_dir)
-        .args(std::env::var_os("CUSTOMER_WEB_OFFLINE").map(|_| "--offline"));
-    for (key, _) in std::env::vars_os() {
-        if native_setting(&key.to_string_lossy()) {
-            cargo.env_remove(key);
-        }
-    }
-    let built = cargo.status().is_ok_and(|s| s.success());
-    assert!(built, "building the hello-world component failed");
-    std::fs::read(target_dir.join("wasm32-wasip2/release/customer_web_hello.wasm"))
-        .expect("the hello-world .wasm")
+    let wasm = customer_web_wasm_cargo::HELLO
+        .run(root)
+        .unwrap_or_else(|e| panic!("building the hello-world component: {e}"));
+    std::fs::read(wasm).expect("the hello-world .wasm")
 }

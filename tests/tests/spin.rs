@@ -106,8 +106,8 @@ fn answers_http(exports: &BTreeSet<String>) -> bool {
 
 #[test]
 fn the_adapter_and_the_dev_mailbox_import_only_what_spin_provides() {
-    let adapter = read(Path::new(env!("SPIN_ADAPTER_WASM")));
-    let mailbox = read(Path::new(env!("SPIN_DEV_MAILBOX_WASM")));
+    let adapter = read(Path::new(customer_web_artifacts::SPIN_ADAPTER_PATH));
+    let mailbox = read(Path::new(customer_web_artifacts::SPIN_DEV_MAILBOX_PATH));
     for (what, wasm) in [("adapter", &adapter), ("dev mailbox", &mailbox)] {
         let (imports, _) = spin::interfaces(wasm);
         let missing: Vec<_> = imports.iter().filter(|i| !spin_provides(i)).collect();
@@ -130,7 +130,8 @@ fn the_adapter_and_the_dev_mailbox_import_only_what_spin_provides() {
 #[test]
 fn the_adapter_exports_exactly_the_capabilities_the_component_imports() {
     let (main_imports, main_exports) = spin::interfaces(EMBEDDED_COMPONENT);
-    let (adapter_imports, adapter_exports) = spin::interfaces(&read(Path::new(env!("SPIN_ADAPTER_WASM"))));
+    let (adapter_imports, adapter_exports) =
+        spin::interfaces(&read(Path::new(customer_web_artifacts::SPIN_ADAPTER_PATH)));
     let plugin = |names: &BTreeSet<String>| -> BTreeSet<String> {
         names
             .iter()
@@ -177,7 +178,7 @@ fn the_composition_imports_only_what_spin_provides() {
 
 #[test]
 fn the_stand_in_refuses_the_layouts_spin_refuses() {
-    let adapter = read(Path::new(env!("SPIN_ADAPTER_WASM")));
+    let adapter = read(Path::new(customer_web_artifacts::SPIN_ADAPTER_PATH));
     let main = EMBEDDED_COMPONENT;
     // One key per interface of one package: Spin 4.0.2 registers the
     // package once per key, and the second registration fails.
@@ -216,7 +217,7 @@ fn the_stand_in_refuses_the_layouts_spin_refuses() {
     );
     assert!(error.contains("has already been registered"), "{error}");
     // A dependency without the export the key matched.
-    let mailbox = read(Path::new(env!("SPIN_DEV_MAILBOX_WASM")));
+    let mailbox = read(Path::new(customer_web_artifacts::SPIN_DEV_MAILBOX_PATH));
     let error = format!(
         "{:#}",
         spin::compose(MAIN, main, &[("customer-web:plugin", &mailbox)]).expect_err("no such export")
@@ -360,11 +361,11 @@ fn every_source_and_dependency_is_made_by_a_build_command_of_the_manifest() {
             Path::new(used).canonicalize().expect(used),
         );
     };
-    same(source(DEV_MAILBOX), env!("SPIN_DEV_MAILBOX_WASM"));
+    same(source(DEV_MAILBOX), customer_web_artifacts::SPIN_DEV_MAILBOX_PATH);
     for (_, path) in spin::dependencies() {
         assert_eq!(
             path.canonicalize().expect("dependency built"),
-            Path::new(env!("SPIN_ADAPTER_WASM"))
+            Path::new(customer_web_artifacts::SPIN_ADAPTER_PATH)
                 .canonicalize()
                 .expect("adapter built")
         );
@@ -372,16 +373,14 @@ fn every_source_and_dependency_is_made_by_a_build_command_of_the_manifest() {
 }
 
 #[test]
-fn the_main_build_command_is_the_one_host_build_rs_runs() {
-    use customer_web_host::guest_build;
-    let host = format!(
-        "cargo {} {}",
-        guest_build::CARGO_ARGS.join(" "),
-        guest_build::TARGET_DIR
-    );
-    assert_eq!(build_commands(MAIN)[0], host);
-    assert_eq!(source(MAIN), guest_build::WASM);
-    assert_eq!(build_output(&host), guest_build::WASM);
+fn the_build_commands_are_the_ones_the_artifacts_crate_runs() {
+    use customer_web_wasm_cargo::{COMPONENT, SPIN_ADAPTER, SPIN_DEV_MAILBOX};
+    let host = COMPONENT.command();
+    assert_eq!(build_commands(MAIN), [host.clone(), SPIN_ADAPTER.command()]);
+    assert_eq!(build_commands(DEV_MAILBOX), [SPIN_DEV_MAILBOX.command()]);
+    assert_eq!(source(MAIN), COMPONENT.wasm());
+    assert_eq!(build_output(&host), COMPONENT.wasm());
+    assert_eq!(source(DEV_MAILBOX), SPIN_DEV_MAILBOX.wasm());
 }
 
 #[test]
@@ -515,7 +514,7 @@ fn spin_sdk_dir() -> Option<PathBuf> {
     if !lock.contains("name = \"spin-sdk\"\nversion = \"5.2.0\"") {
         return None;
     }
-    let deps = Path::new(env!("SPIN_ADAPTER_WASM"))
+    let deps = Path::new(customer_web_artifacts::SPIN_ADAPTER_PATH)
         .parent()
         .expect("the adapter's release directory")
         .join("deps");

@@ -52,8 +52,8 @@ database_url = "{{{{ database_url }}}}"
 [component.conformance.dependencies]
 "customer-web:plugin" = {{ path = "{adapter}" }}
 "#,
-        checks = env!("SPIN_CONFORMANCE_WASM"),
-        adapter = env!("SPIN_ADAPTER_WASM"),
+        checks = customer_web_artifacts::SPIN_CONFORMANCE_PATH,
+        adapter = customer_web_artifacts::SPIN_ADAPTER_PATH,
     );
     let path = dir.join("spin.toml");
     std::fs::write(&path, text).expect("write the manifest");
