@@ -12,8 +12,7 @@
 //! cargo bench -p customer-web-e2e --bench flows
 //! ```
 
-#[path = "../tests/common/mod.rs"]
-mod common;
+use customer_web_e2e::common;
 mod measure;
 
 use std::hint::black_box;

@@ -14,8 +14,7 @@
 //! start)"` starts a server).
 
 mod measure;
-#[path = "../tests/support/mod.rs"]
-mod support;
+use customer_web_e2e::support;
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::{AtomicUsize, Ordering};

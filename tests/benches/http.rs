@@ -17,10 +17,8 @@
 //! `target/hello`), so `cargo test` never builds it. Component load from
 //! the compilation cache, warm and cold, is in `--bench flows`.
 
-#[path = "../tests/support/browser.rs"]
-mod browser;
-#[path = "../tests/common/mod.rs"]
-mod common;
+use customer_web_e2e::support::browser;
+use customer_web_e2e::common;
 mod measure;
 
 use std::convert::Infallible;

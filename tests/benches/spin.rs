@@ -20,11 +20,9 @@
 //! Spin CLI (`SPIN_BIN`, or `spin` on `PATH`); without Spin it says so and
 //! exits non-zero.
 
-#[path = "../tests/common/mod.rs"]
-mod common;
+use customer_web_e2e::common;
 mod measure;
-#[path = "../tests/support/mod.rs"]
-mod support;
+use customer_web_e2e::support;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

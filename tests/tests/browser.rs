@@ -16,8 +16,7 @@
 //! `npm ci`, run when `tests/browser/node_modules` is missing or older than
 //! the lock file's contents.
 
-mod common;
-mod support;
+use customer_web_e2e::{common, support};
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};

@@ -1,7 +1,7 @@
 //! The `customer-web` binary's choice of component: the one it embeds, or
 //! the one `--component` names.
 
-mod support;
+use customer_web_e2e::support;
 
 use std::process::{Command, Output};
 

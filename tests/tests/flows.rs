@@ -2,7 +2,7 @@
 //! the in-memory and the SQLite backends, and composed with the Spin
 //! adapter on the Spin stand-in (Spin's SQLite, variables from spin.toml).
 
-mod common;
+use customer_web_e2e::{common, on_every_backend};
 
 use common::{CONTACT, Harness, KEYWORD, PASSWORD, link_token, terms, yamada};
 use customer_web_host::bindings::exports::customer_web::plugin::account::SignInError;

@@ -1,7 +1,7 @@
 //! The host's guarantees: one-time under concurrency, guest faults
 //! contained, and the component reaching nothing but its capabilities.
 
-mod common;
+use customer_web_e2e::common;
 
 use std::collections::BTreeSet;
 

@@ -5,7 +5,7 @@
 //! client address. Every test bounds its own loops; none asserts on time
 //! beyond "it answered".
 
-mod support;
+use customer_web_e2e::support;
 
 use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};

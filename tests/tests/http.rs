@@ -1,7 +1,7 @@
 //! The screens over real HTTP: `customer-web serve`'s server on a loopback
 //! port, the component behind it, a cookie-keeping client in front.
 
-mod support;
+use customer_web_e2e::support;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -4,7 +4,7 @@
 //! `customer-web` runs with at `RUST_LOG=trace`. No link token, keyword, password, mail address or identity
 //! field may appear in any of it.
 
-mod support;
+use customer_web_e2e::support;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};

@@ -9,7 +9,7 @@
 //! (`.ci/postgres`). Without PostgreSQL the tests say SKIPPED (under CI
 //! they fail).
 
-mod support;
+use customer_web_e2e::support;
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};

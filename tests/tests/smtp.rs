@@ -2,8 +2,7 @@
 //! here): the MIME a mail client reads, and nothing lost or doubled while
 //! the server is down.
 
-mod common;
-mod support;
+use customer_web_e2e::{common, support};
 
 use common::{Backend, CONTACT, Harness};
 use customer_web_host::mail::{DeliveryState, SmtpDelivery, deliver_due};

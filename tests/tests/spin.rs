@@ -5,7 +5,7 @@
 //! `spin up` makes, run here on the Spin stand-in. The flows themselves run
 //! on that stand-in as `Backend::Spin` (flows.rs, host.rs).
 
-mod common;
+use customer_web_e2e::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

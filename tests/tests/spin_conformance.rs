@@ -8,7 +8,7 @@
 //!
 //! Needs the Spin CLI, as tests/spin_up.rs does.
 
-mod support;
+use customer_web_e2e::support;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

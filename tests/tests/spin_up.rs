@@ -9,8 +9,7 @@
 //! `CUSTOMER_WEB_TEST_POSTGRES` names (a schema per test); without it they
 //! say SKIPPED, and under CI (`CI=true`) they fail.
 
-mod common;
-mod support;
+use customer_web_e2e::{common, support};
 
 use std::collections::BTreeSet;
 

@@ -2,8 +2,6 @@
 //! accepted message written into a maildir and read back with Python's own
 //! MIME parser.
 
-#![allow(dead_code)] // each test binary uses part of it
-
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
@@ -29,7 +27,7 @@ fn aiosmtpd_path() -> &'static str {
                 .status()
                 .is_ok_and(|s| s.success())
         };
-        let local = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("python");
+        let local = crate::target_tmp().join("python");
         let local = local.to_string_lossy().into_owned();
         if has("") || has(&local) {
             return local;

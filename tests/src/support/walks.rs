@@ -3,8 +3,6 @@
 //! Each takes a function that makes a fresh cookie-keeping browser at the
 //! served address.
 
-#![allow(dead_code)] // each test binary uses part of it
-
 use super::browser::{Browser, Page};
 
 pub const KEYWORD: &str = "ひまわり畑";

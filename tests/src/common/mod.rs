@@ -2,8 +2,6 @@
 //! the in-memory or the SQLite backends, or composed with the Spin adapter
 //! on a stand-in for Spin's host, with the host's clock in hand.
 
-#![allow(dead_code)] // each test binary uses part of it
-
 pub mod spin;
 
 use std::path::PathBuf;
@@ -64,7 +62,7 @@ pub struct SpinApp {
 /// Compiled code is cached here, so each test compiles the component once
 /// per build, not once per test.
 fn cache_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("wasmtime-cache")
+    crate::target_tmp().join("wasmtime-cache")
 }
 
 pub fn options() -> HostOptions {

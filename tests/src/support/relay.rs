@@ -3,8 +3,6 @@
 //! answers 200. It can be stopped (the port then refuses connections, as a
 //! relay that is down does) and started again on the same port.
 
-#![allow(dead_code)] // each test binary uses part of it
-
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};

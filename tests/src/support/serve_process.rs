@@ -2,8 +2,6 @@
 //! a free loopback port, and the PostgreSQL servers the several-hosts tests
 //! run it on.
 
-#![allow(dead_code)] // each test binary uses part of it
-
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

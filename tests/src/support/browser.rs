@@ -2,8 +2,6 @@
 //! that behaves like a browser without JavaScript: a cookie jar, forms,
 //! redirects it follows only when asked, raw access to every header.
 
-#![allow(dead_code)] // each test binary uses part of it
-
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};

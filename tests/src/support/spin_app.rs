@@ -8,8 +8,6 @@
 //! says so loudly on stderr and returns `None`, and the test returns
 //! without running; with one, every failure is a test failure.
 
-#![allow(dead_code)] // each test binary uses part of it
-
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
