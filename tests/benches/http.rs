@@ -17,8 +17,8 @@
 //! `target/hello`), so `cargo test` never builds it. Component load from
 //! the compilation cache, warm and cold, is in `--bench flows`.
 
-use customer_web_e2e::support::browser;
 use customer_web_e2e::common;
+use customer_web_e2e::support::browser;
 mod measure;
 
 use std::convert::Infallible;

@@ -13,8 +13,6 @@ mod memory;
 mod smtp;
 mod sql;
 
-use std::sync::{Mutex, MutexGuard, PoisonError};
-
 pub use memory::MemoryOutbox;
 pub use smtp::{Charset, SmtpDelivery};
 pub use sql::{PostgresOutbox, SqliteOutbox};
@@ -52,63 +50,6 @@ pub trait Delivery: Send + Sync + 'static {
     /// outbox *is* the mailbox (the dev mailbox reads it there).
     fn keeps_body(&self) -> bool {
         false
-    }
-}
-
-/// Test/dev sink: keeps every delivered message in memory; can be told to
-/// fail the next N deliveries (to test retries).
-#[derive(Debug, Default)]
-pub struct CapturingDelivery {
-    inner: Mutex<Capture>,
-}
-
-#[derive(Debug, Default)]
-struct Capture {
-    delivered: Vec<OutgoingMessage>,
-    failures_left: usize,
-    refusals_left: usize,
-}
-
-impl CapturingDelivery {
-    /// A sink that has delivered nothing and fails nothing.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Every message delivered so far, in delivery order.
-    pub fn delivered(&self) -> Vec<OutgoingMessage> {
-        self.lock().delivered.clone()
-    }
-
-    /// Makes the next `n` deliveries fail with a temporary error.
-    pub fn fail_next(&self, n: usize) {
-        self.lock().failures_left = n;
-    }
-
-    /// Makes the next `n` deliveries fail for good (`550 no such user`).
-    pub fn refuse_next(&self, n: usize) {
-        self.lock().refusals_left = n;
-    }
-
-    fn lock(&self) -> MutexGuard<'_, Capture> {
-        // Nothing panics while the lock is held; the data stays consistent.
-        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-impl Delivery for CapturingDelivery {
-    fn deliver(&self, message: &QueuedMessage) -> Result<(), DeliveryError> {
-        let mut capture = self.lock();
-        if capture.refusals_left > 0 {
-            capture.refusals_left -= 1;
-            return Err(DeliveryError::Permanent("550 no such user".into()));
-        }
-        if capture.failures_left > 0 {
-            capture.failures_left -= 1;
-            return Err(DeliveryError::Temporary("simulated delivery failure".into()));
-        }
-        capture.delivered.push(message.message.clone());
-        Ok(())
     }
 }
 
@@ -192,7 +133,66 @@ mod tests {
 
     const NOW: u64 = 1_700_000_000;
 
+    use std::sync::{Mutex, MutexGuard, PoisonError};
+
     use customer_web_sql::conformance::{message, outbox_checks};
+
+    /// A sink for the tests: keeps every delivered message in memory; can be
+    /// told to fail the next N deliveries (to test retries).
+    #[derive(Debug, Default)]
+    pub struct CapturingDelivery {
+        inner: Mutex<Capture>,
+    }
+
+    #[derive(Debug, Default)]
+    struct Capture {
+        delivered: Vec<OutgoingMessage>,
+        failures_left: usize,
+        refusals_left: usize,
+    }
+
+    impl CapturingDelivery {
+        /// A sink that has delivered nothing and fails nothing.
+        pub fn new() -> Self {
+            Self::default()
+        }
+
+        /// Every message delivered so far, in delivery order.
+        pub fn delivered(&self) -> Vec<OutgoingMessage> {
+            self.lock().delivered.clone()
+        }
+
+        /// Makes the next `n` deliveries fail with a temporary error.
+        pub fn fail_next(&self, n: usize) {
+            self.lock().failures_left = n;
+        }
+
+        /// Makes the next `n` deliveries fail for good (`550 no such user`).
+        pub fn refuse_next(&self, n: usize) {
+            self.lock().refusals_left = n;
+        }
+
+        fn lock(&self) -> MutexGuard<'_, Capture> {
+            // Nothing panics while the lock is held; the data stays consistent.
+            self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+        }
+    }
+
+    impl Delivery for CapturingDelivery {
+        fn deliver(&self, message: &QueuedMessage) -> Result<(), DeliveryError> {
+            let mut capture = self.lock();
+            if capture.refusals_left > 0 {
+                capture.refusals_left -= 1;
+                return Err(DeliveryError::Permanent("550 no such user".into()));
+            }
+            if capture.failures_left > 0 {
+                capture.failures_left -= 1;
+                return Err(DeliveryError::Temporary("simulated delivery failure".into()));
+            }
+            capture.delivered.push(message.message.clone());
+            Ok(())
+        }
+    }
 
     fn delivers_exactly_once_through_failures(outbox: &impl Outbox) {
         let delivery = CapturingDelivery::new();
