@@ -4,7 +4,9 @@
 //! of its build section in spin.toml, into target/spin; and beside them
 //! the component that runs the storage checks through the adapter
 //! (`SPIN_CONFORMANCE_WASM`). (The customer-web
-//! component itself is host/build.rs's, in target/guest.)
+//! component itself is host/build.rs's, in target/guest; its path is
+//! `CUSTOMER_WEB_WASM` here too, for the tests that hand the very file the
+//! host embeds to another runtime, such as Node.js.)
 //!
 //! Each inner cargo gets its own target directory and a clean environment
 //! (`guest_build::wasm_cargo`, shared with host/build.rs).
@@ -13,7 +15,7 @@ use std::env;
 use std::path::{Path, PathBuf};
 
 #[path = "../host/src/guest_build.rs"]
-#[allow(dead_code)] // the guest's constants are host/build.rs's business
+#[allow(dead_code)] // the guest's build is host/build.rs's business; only its path is used
 mod guest_build;
 
 /// spin.toml's commands, word for word, after `cargo`.
@@ -68,6 +70,10 @@ fn main() {
     ] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
+    println!(
+        "cargo:rustc-env=CUSTOMER_WEB_WASM={}",
+        root.join(guest_build::WASM).display()
+    );
     let release = root.join("target/spin/wasm32-wasip2/release");
     build(&root, &ADAPTER);
     println!(
