@@ -4,7 +4,9 @@
 // (Atomics.wait) until the owning thread has run it, then takes the answer
 // off the port synchronously (receiveMessageOnPort). The owning thread runs
 // each operation whole, one at a time, so the store's compare-and-swap
-// holds across threads exactly as within one.
+// holds across threads exactly as within one. The owning thread must keep
+// its event loop free (awaiting, not inside a synchronous call of its own
+// instance) while workers run, or they wait for it forever.
 //
 //   // owning thread
 //   const server = new StoreServer(store);

@@ -101,7 +101,7 @@ fn check(what: &str, output: &Output) {
 /// Node.js 20 or later, with npm; a clear failure otherwise.
 fn require_node() {
     const NEEDS: &str = "the Node.js host test needs Node.js 20 or later with npm on PATH \
-                         (Debian: `apt-get install nodejs npm`)";
+                         (https://nodejs.org/; Debian 12's own nodejs is 18, too old)";
     let version = Command::new("node")
         .arg("--version")
         .output()
