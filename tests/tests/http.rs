@@ -134,7 +134,7 @@ fn a_request_the_component_cannot_finish_fails_alone() {
     // check without a page load (which would itself be interrupted).
     let cookie = "AAAAAAAAAAAAAAAAAAAAAA";
     b.cookies.insert("cw_csrf".into(), cookie.into());
-    let token = customer_web_screens::csrf_field(cookie, "");
+    let token = customer_web_app::csrf_field(cookie, "");
     for _ in 0..3 {
         let page = b.post_form(
             "/recover",

@@ -1,8 +1,11 @@
-//! `wasi:http/incoming-handler`: the reference screens. Reads the request
-//! (refusing bodies over the screens' limit before reading them whole),
-//! hands it to `customer-web-screens`, and writes the response.
+//! `wasi:http/incoming-handler`: the screens and the JSON API. Reads the
+//! request into an `http::Request` (refusing bodies over the limit before
+//! reading them whole), hands it to `customer-web-app`, and writes the
+//! `http::Response` back.
 
-use customer_web_screens::{MAX_BODY, Request, Response};
+use customer_web_app::MAX_BODY;
+use http::header::CONTENT_LENGTH;
+use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, Uri};
 use wasip2::http::types::{
     Fields, IncomingBody, IncomingRequest, Method, OutgoingBody, OutgoingResponse, ResponseOutparam,
 };
@@ -19,52 +22,63 @@ enum Unreadable {
 impl wasip2::exports::http::incoming_handler::Guest for Component {
     fn handle(request: IncomingRequest, out: ResponseOutparam) {
         let path_and_query = request.path_with_query().unwrap_or_else(|| "/".into());
+        let path = path_and_query.split('?').next().unwrap_or_default();
         let response = match read(request, &path_and_query) {
-            Ok(request) => customer_web_screens::handle(ports(), request),
-            Err(Unreadable::TooLarge) => customer_web_screens::payload_too_large(&path_and_query),
-            Err(Unreadable::Broken) => customer_web_screens::bad_request(&path_and_query),
+            Ok(request) => customer_web_app::handle(ports(), request),
+            Err(Unreadable::TooLarge) => customer_web_app::payload_too_large(path),
+            Err(Unreadable::Broken) => customer_web_app::bad_request(path),
         };
         write(out, response);
     }
 }
 
-fn method_name(method: Method) -> String {
-    match method {
-        Method::Get => "GET".into(),
-        Method::Head => "HEAD".into(),
-        Method::Post => "POST".into(),
-        Method::Put => "PUT".into(),
-        Method::Delete => "DELETE".into(),
-        Method::Connect => "CONNECT".into(),
-        Method::Options => "OPTIONS".into(),
-        Method::Trace => "TRACE".into(),
-        Method::Patch => "PATCH".into(),
-        Method::Other(other) => other,
-    }
+fn method(method: Method) -> Result<http::Method, Unreadable> {
+    Ok(match method {
+        Method::Get => http::Method::GET,
+        Method::Head => http::Method::HEAD,
+        Method::Post => http::Method::POST,
+        Method::Put => http::Method::PUT,
+        Method::Delete => http::Method::DELETE,
+        Method::Connect => http::Method::CONNECT,
+        Method::Options => http::Method::OPTIONS,
+        Method::Trace => http::Method::TRACE,
+        Method::Patch => http::Method::PATCH,
+        Method::Other(other) => http::Method::from_bytes(other.as_bytes()).map_err(|_| Unreadable::Broken)?,
+    })
 }
 
-fn read(request: IncomingRequest, path_and_query: &str) -> Result<Request, Unreadable> {
-    let headers: Vec<(String, String)> = request
-        .headers()
-        .entries()
-        .into_iter()
-        .map(|(name, value)| (name, String::from_utf8_lossy(&value).into_owned()))
-        .collect();
+/// The fields of the request; one no `http` header can hold (the host
+/// has already refused such) is left out.
+fn headers(request: &IncomingRequest) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    for (name, value) in request.headers().entries() {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_bytes(&value),
+        ) {
+            headers.append(name, value);
+        }
+    }
+    headers
+}
+
+fn read(request: IncomingRequest, path_and_query: &str) -> Result<Request<Vec<u8>>, Unreadable> {
+    let headers = headers(&request);
     let declared = headers
-        .iter()
-        .find(|(name, _)| name.eq_ignore_ascii_case("content-length"))
-        .and_then(|(_, v)| v.trim().parse::<usize>().ok());
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<usize>().ok());
     if declared.is_some_and(|n| n > MAX_BODY) {
         return Err(Unreadable::TooLarge);
     }
-    let method = method_name(request.method());
+    let method = method(request.method())?;
+    let uri = Uri::try_from(path_and_query).map_err(|_| Unreadable::Broken)?;
     let body = read_body(&request)?;
-    Ok(Request {
-        method,
-        path_and_query: path_and_query.to_owned(),
-        headers,
-        body,
-    })
+    let mut request = Request::new(body);
+    *request.method_mut() = method;
+    *request.uri_mut() = uri;
+    *request.headers_mut() = headers;
+    Ok(request)
 }
 
 fn read_body(request: &IncomingRequest) -> Result<Vec<u8>, Unreadable> {
@@ -95,15 +109,17 @@ fn read_body(request: &IncomingRequest) -> Result<Vec<u8>, Unreadable> {
     Ok(body)
 }
 
-fn write(out: ResponseOutparam, response: Response) {
-    let entries: Vec<(String, Vec<u8>)> = response
+fn write(out: ResponseOutparam, response: Response<Vec<u8>>) {
+    let (parts, content) = response.into_parts();
+    // Each field on its own: `set-cookie` is never folded into one.
+    let entries: Vec<(String, Vec<u8>)> = parts
         .headers
-        .into_iter()
-        .map(|(name, value)| (name, value.into_bytes()))
+        .iter()
+        .map(|(name, value)| (name.as_str().to_owned(), value.as_bytes().to_vec()))
         .collect();
     let headers = match Fields::from_list(&entries) {
         Ok(fields) => fields,
-        // A header the host refuses is a bug in the screens; answer with a
+        // A header the host refuses is a bug in the app; answer with a
         // bare error rather than a response missing its security headers.
         Err(_) => {
             let fallback = OutgoingResponse::new(Fields::new());
@@ -113,14 +129,14 @@ fn write(out: ResponseOutparam, response: Response) {
         }
     };
     let outgoing = OutgoingResponse::new(headers);
-    let _ = outgoing.set_status_code(response.status);
+    let _ = outgoing.set_status_code(parts.status.as_u16());
     let Ok(body) = outgoing.body() else {
         return;
     };
     ResponseOutparam::set(out, Ok(outgoing));
     if let Ok(stream) = body.write() {
         // blocking_write_and_flush takes at most 4096 bytes per call.
-        for chunk in response.body.chunks(4096) {
+        for chunk in content.chunks(4096) {
             if stream.blocking_write_and_flush(chunk).is_err() {
                 break;
             }

@@ -1,8 +1,8 @@
 //! The customer-web WebAssembly component: a thin adapter that binds the
 //! flow core's ports to the component's WIT imports and exposes the flows
 //! as its WIT exports (typed, for portals with their own UI) and as
-//! `wasi:http/incoming-handler` (the reference screens). All logic lives in
-//! `customer-web-core` and `customer-web-screens`.
+//! `wasi:http/incoming-handler` (the reference screens and the JSON API).
+//! All logic lives in `customer-web-core` and `customer-web-app`.
 
 mod bindings {
     wit_bindgen::generate!({

@@ -1,13 +1,13 @@
 //! The JSON API under `/api/v1/`: every flow as a portal with its own
 //! pages drives it, and every refusal.
 
+use customer_web_app::{MAX_BODY, handle, payload_too_large};
 use customer_web_core::ports::Clock;
 use customer_web_core::secret::SharedSecret;
 use customer_web_core::testing::World;
-use customer_web_screens::{Request, Response, handle, payload_too_large};
 use serde_json::{Value, json};
 
-use crate::browser::{EMAIL, KEYWORD, PASSWORD, USER_ID};
+use crate::browser::{EMAIL, KEYWORD, PASSWORD, ReadHeaders, Response, USER_ID, request};
 
 /// A portal's server calling the API.
 struct Client<'w> {
@@ -22,7 +22,7 @@ struct Answer {
 
 impl Answer {
     fn status(&self) -> u16 {
-        self.response.status
+        self.response.status().as_u16()
     }
 
     fn str(&self, field: &str) -> &str {
@@ -44,23 +44,12 @@ impl Answer {
 
 impl Client<'_> {
     fn send(&self, method: &str, path: &str, headers: &[(&str, &str)], body: Vec<u8>) -> Answer {
-        let response = handle(
-            self.world.ports(),
-            Request {
-                method: method.into(),
-                path_and_query: path.into(),
-                headers: headers
-                    .iter()
-                    .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
-                    .collect(),
-                body,
-            },
-        );
-        let json = if response.body.is_empty() {
+        let response = handle(self.world.ports(), request(method, path, headers, body));
+        let json = if response.body().is_empty() {
             Value::Null
         } else {
             assert_eq!(response.header("content-type"), Some("application/json"));
-            serde_json::from_slice(&response.body).expect("API answers are JSON")
+            serde_json::from_slice(response.body()).expect("API answers are JSON")
         };
         // Every answer, refusals included, is never cached and never a
         // document a browser would render or frame.
@@ -509,10 +498,40 @@ fn malformed_requests_are_refused_before_any_step() {
     assert_eq!(world.store.snapshot(), before, "nothing was written");
 
     let too_large = payload_too_large("/api/v1/enrollment");
-    assert_eq!(too_large.status, 413);
+    assert_eq!(too_large.status(), 413);
     assert_eq!(too_large.header("content-type"), Some("application/json"));
-    let body: Value = serde_json::from_slice(&too_large.body).unwrap();
+    let body: Value = serde_json::from_slice(too_large.body()).unwrap();
     assert_eq!(body["error"], "payload-too-large");
+}
+
+/// The body limit and the headers of every answer are one layer's, in
+/// front of the API as of the screens: a body over the limit is refused
+/// before the API reads it, as the adapter refuses it before reading it all.
+#[test]
+fn the_layer_refuses_a_body_over_the_limit_before_the_api_reads_it() {
+    let world = World::new();
+    let api = Client { world: &world };
+    let before = world.store.snapshot();
+    let mut body = br#"{"agent_code": ""#.to_vec();
+    body.resize(MAX_BODY + 1, b'a');
+    let refused = api.send(
+        "POST",
+        "/api/v1/enrollment",
+        &[("content-type", "application/json")],
+        body,
+    );
+    refused.assert_error(413, "payload-too-large");
+    assert_eq!(
+        refused.response.headers(),
+        payload_too_large("/api/v1/enrollment").headers()
+    );
+    assert_eq!(
+        refused.response.header("content-security-policy"),
+        Some(customer_web_app::csp::API)
+    );
+    assert_eq!(refused.response.header("referrer-policy"), Some("no-referrer"));
+    assert!(refused.response.header("x-frame-options").is_none());
+    assert_eq!(world.store.snapshot(), before, "nothing was written");
 }
 
 #[test]

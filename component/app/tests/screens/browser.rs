@@ -3,8 +3,46 @@
 
 use std::collections::BTreeMap;
 
+use customer_web_app::handle;
 use customer_web_core::testing::World;
-use customer_web_screens::{Request, Response, handle};
+
+/// An answer of the screens.
+pub type Response = http::Response<Vec<u8>>;
+
+/// Reading an answer's headers as text.
+pub trait ReadHeaders {
+    /// The first value of a header.
+    fn header(&self, name: &str) -> Option<&str>;
+    /// Every header field, in order, a name possibly repeated.
+    fn fields(&self) -> Vec<(String, String)>;
+}
+
+impl ReadHeaders for Response {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers()
+            .get(name)
+            .map(|v| v.to_str().expect("header values are visible ASCII"))
+    }
+
+    fn fields(&self) -> Vec<(String, String)> {
+        self.headers()
+            .iter()
+            .map(|(n, v)| {
+                let value = v.to_str().expect("header values are visible ASCII");
+                (n.as_str().to_owned(), value.to_owned())
+            })
+            .collect()
+    }
+}
+
+/// A request as a browser (or anything else) sends it.
+pub fn request(method: &str, path: &str, headers: &[(&str, &str)], body: Vec<u8>) -> http::Request<Vec<u8>> {
+    let mut builder = http::Request::builder().method(method).uri(path);
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
+    }
+    builder.body(body).expect("a valid request")
+}
 
 /// One answer, with where it was fetched.
 #[derive(Clone, Debug)]
@@ -16,7 +54,7 @@ pub struct Page {
 
 impl Page {
     pub fn status(&self) -> u16 {
-        self.response.status
+        self.response.status().as_u16()
     }
 
     /// The value of the hidden CSRF field of the page's forms.
@@ -118,16 +156,9 @@ impl<'w> Browser<'w> {
         if let Some(cookies) = self.cookie_header() {
             headers.push(("Cookie".into(), cookies));
         }
-        let response = handle(
-            self.world.ports(),
-            Request {
-                method: method.into(),
-                path_and_query: path.into(),
-                headers,
-                body,
-            },
-        );
-        for (name, value) in &response.headers {
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+        let response = handle(self.world.ports(), request(method, path, &headers, body));
+        for (name, value) in response.fields() {
             if name.eq_ignore_ascii_case("set-cookie") {
                 let pair = value.split(';').next().unwrap();
                 let (n, v) = pair.split_once('=').unwrap();
@@ -138,7 +169,7 @@ impl<'w> Browser<'w> {
                 }
             }
             if name.eq_ignore_ascii_case("location") {
-                self.locations.push(value.clone());
+                self.locations.push(value);
             }
         }
         self.log.push(response.clone());
@@ -148,7 +179,7 @@ impl<'w> Browser<'w> {
     fn page(path: &str, response: Response) -> Page {
         Page {
             path: path.into(),
-            html: String::from_utf8(response.body.clone()).expect("pages are UTF-8"),
+            html: String::from_utf8(response.body().clone()).expect("pages are UTF-8"),
             response,
         }
     }
@@ -159,7 +190,7 @@ impl<'w> Browser<'w> {
         for _ in 0..10 {
             let response = self.send("GET", &path, vec![], vec![]);
             match response.header("location") {
-                Some(to) if response.status == 303 && to.starts_with('/') => path = to.to_owned(),
+                Some(to) if response.status() == 303 && to.starts_with('/') => path = to.to_owned(),
                 _ => return Self::page(&path, response),
             }
         }
@@ -189,7 +220,7 @@ impl<'w> Browser<'w> {
     #[track_caller]
     pub fn submit(&mut self, from: &Page, action: &str, fields: &[(&str, &str)]) -> Page {
         let response = self.post(from, action, fields);
-        if response.status != 303 {
+        if response.status() != 303 {
             let page = Self::page(action, response);
             panic!("POST {action} answered {} not 303:\n{}", page.status(), page.html);
         }

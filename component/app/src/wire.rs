@@ -1,67 +1,41 @@
-//! The HTTP plumbing the screens need and nothing more: request and
-//! response records, header and cookie reading, `Set-Cookie` writing,
-//! strict form decoding and the security headers every answer carries.
+//! What travels in the headers and bodies: header and cookie reading,
+//! `Set-Cookie` writing, origins, tokens and strict form decoding.
+//!
+//! Header values are read as text with any bytes that are not UTF-8
+//! replaced, so a value a browser sent in another encoding is read, never
+//! refused, and compares unequal to every value of ours.
 
+use std::borrow::Cow;
+
+use http::HeaderMap;
+use http::header::{AsHeaderName, COOKIE};
 use subtle::ConstantTimeEq;
 
-/// One HTTP request, as the adapter hands it over.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Request {
-    /// The method, e.g. `GET` (case-sensitive, as HTTP defines it).
-    pub method: String,
-    /// The path and query, e.g. `/enroll?agent=AG001`.
-    pub path_and_query: String,
-    /// Header names and values; names compare case-insensitively, and a
-    /// name may appear more than once.
-    pub headers: Vec<(String, String)>,
-    /// The body, at most [`crate::MAX_BODY`] bytes.
-    pub body: Vec<u8>,
-}
-
-/// One HTTP response for the adapter to send.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Response {
-    /// The status code.
-    pub status: u16,
-    /// Header names (lower-case) and values, each a valid header value;
-    /// `set-cookie` may appear more than once and must be sent as separate
-    /// fields, never folded into one.
-    pub headers: Vec<(String, String)>,
-    /// The body; empty for `HEAD` and for redirects.
-    pub body: Vec<u8>,
-}
-
-impl Response {
-    /// The first value of a header, compared case-insensitively.
-    pub fn header(&self, name: &str) -> Option<&str> {
-        header(&self.headers, name)
-    }
-}
-
-/// The policy of every answer: nothing is loaded from elsewhere, nothing
-/// runs, forms go only to this origin and no page can be framed.
-pub(crate) const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
-     form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
-
-/// The first value of a header, compared case-insensitively.
-pub(crate) fn header<'h>(headers: &'h [(String, String)], name: &str) -> Option<&'h str> {
-    headers
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_str())
+/// The first value of a header, as text.
+pub(crate) fn header<'h>(headers: &'h HeaderMap, name: impl AsHeaderName) -> Option<Cow<'h, str>> {
+    headers.get(name).map(|v| String::from_utf8_lossy(v.as_bytes()))
 }
 
 /// The client's address as the host reports it: the *last*
 /// `spin-client-addr` field. Spin 4 appends its own after any the client
 /// sent, and the wasmtime host replaces whatever the client sent with
 /// exactly one, so the last is the host's. Empty when there is none.
-pub(crate) fn client_address(headers: &[(String, String)]) -> String {
+pub(crate) fn client_address(headers: &HeaderMap) -> String {
     headers
+        .get_all("spin-client-addr")
         .iter()
-        .rev()
-        .find(|(n, _)| n.eq_ignore_ascii_case("spin-client-addr"))
-        .map(|(_, v)| v.clone())
+        .next_back()
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
         .unwrap_or_default()
+}
+
+/// Whether a text has the shape of a token
+/// ([`customer_web_core::secret::Token`]): 22 characters of base64url.
+pub(crate) fn is_token_shape(text: &str) -> bool {
+    text.len() == 22
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// Most bytes of `Cookie` fields read: a browser sends at most a few
@@ -77,13 +51,14 @@ pub(crate) const MAX_COOKIES: usize = 200;
 /// most specific path. One pass over the bytes read, and bounded: at
 /// most [`MAX_COOKIE_BYTES`] bytes and [`MAX_COOKIES`] cookies are taken,
 /// so a field stuffed with names costs no more than a normal one.
-pub(crate) fn cookies(headers: &[(String, String)]) -> Vec<(String, String)> {
+pub(crate) fn cookies(headers: &HeaderMap) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::new();
     // Ordered, not hashed: std's hash maps seed from `wasi:random/insecure-seed`,
     // an import the component does without.
-    let mut seen = std::collections::BTreeSet::new();
+    let mut seen = std::collections::BTreeSet::<String>::new();
     let mut budget = MAX_COOKIE_BYTES;
-    for (_, value) in headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case("cookie")) {
+    for value in headers.get_all(COOKIE) {
+        let value = String::from_utf8_lossy(value.as_bytes());
         let mut end = value.len().min(budget);
         while !value.is_char_boundary(end) {
             end -= 1;
@@ -98,7 +73,8 @@ pub(crate) fn cookies(headers: &[(String, String)]) -> Vec<(String, String)> {
             };
             let name = name.trim();
             let v = v.trim().trim_matches('"');
-            if !name.is_empty() && seen.insert(name) {
+            if !name.is_empty() && !seen.contains(name) {
+                seen.insert(name.to_owned());
                 out.push((name.to_owned(), v.to_owned()));
             }
         }
@@ -177,18 +153,18 @@ pub(crate) fn origin_of(url: &str) -> Option<String> {
 /// else the `Referer`'s origin, which must be `ours`. A request that says
 /// nothing (not a browser, or one that strips both) passes on its token
 /// alone.
-pub(crate) fn from_our_origin(headers: &[(String, String)], ours: Option<&str>) -> bool {
+pub(crate) fn from_our_origin(headers: &HeaderMap, ours: Option<&str>) -> bool {
     if let Some(site) = header(headers, "sec-fetch-site") {
         return site.eq_ignore_ascii_case("same-origin") || site.eq_ignore_ascii_case("none");
     }
-    let claimed = header(headers, "origin")
+    let claimed = header(headers, http::header::ORIGIN)
         .filter(|o| !o.eq_ignore_ascii_case("null"))
-        .map(str::to_owned)
-        .or_else(|| header(headers, "referer").and_then(origin_of));
+        .map(Cow::into_owned)
+        .or_else(|| header(headers, http::header::REFERER).and_then(|r| origin_of(&r)));
     let Some(claimed) = claimed else {
         // `Origin: null` (a sandboxed or privacy-stripped request) is
         // not ours.
-        return header(headers, "origin").is_none();
+        return !headers.contains_key(http::header::ORIGIN);
     };
     match (origin_of(&claimed), ours.and_then(origin_of)) {
         (Some(claimed), Some(ours)) => claimed == ours,
@@ -286,7 +262,33 @@ pub(crate) fn is_form_content_type(value: Option<&str>) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use http::{HeaderName, HeaderValue};
+
     use super::*;
+
+    /// Header fields in the order given, a name possibly repeated.
+    fn map(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for (name, value) in pairs {
+            headers.append(
+                HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                HeaderValue::from_str(value).unwrap(),
+            );
+        }
+        headers
+    }
+
+    #[test]
+    fn header_values_are_read_whatever_their_bytes() {
+        let mut headers = map(&[
+            ("spin-client-addr", "10.0.0.1:1"),
+            ("spin-client-addr", "127.0.0.1:2"),
+        ]);
+        assert_eq!(client_address(&headers), "127.0.0.1:2");
+        headers.insert("x-latin1", HeaderValue::from_bytes(b"caf\xe9").unwrap());
+        assert_eq!(header(&headers, "x-latin1").as_deref(), Some("caf\u{fffd}"));
+        assert_eq!(client_address(&HeaderMap::new()), "");
+    }
 
     #[test]
     fn forms_decode_plus_percent_and_utf8() {
@@ -307,10 +309,7 @@ mod tests {
 
     #[test]
     fn cookies_come_from_every_cookie_field_first_value_wins() {
-        let headers = vec![
-            ("Cookie".to_owned(), "a=1; b=\"2\"".to_owned()),
-            ("cookie".to_owned(), "a=3;c=4; junk".to_owned()),
-        ];
+        let headers = map(&[("Cookie", "a=1; b=\"2\""), ("cookie", "a=3;c=4; junk")]);
         assert_eq!(
             cookies(&headers),
             vec![
@@ -326,35 +325,25 @@ mod tests {
         // 80,000 names: the attack that took seconds of CPU when every
         // name was compared with every one before it.
         let stuffed: String = (0..80_000).map(|i| format!("n{i}=v; ")).collect();
-        let headers = vec![
-            ("cookie".to_owned(), format!("cw_session=abc; {stuffed}")),
-            ("cookie".to_owned(), "late=1".to_owned()),
-        ];
+        let first = format!("cw_session=abc; {stuffed}");
+        let headers = map(&[("cookie", &first), ("cookie", "late=1")]);
         let read = cookies(&headers);
         assert!(read.len() <= MAX_COOKIES, "{}", read.len());
         assert_eq!(read[0], ("cw_session".to_owned(), "abc".to_owned()));
         let bytes: usize = read.iter().map(|(n, v)| n.len() + v.len() + 3).sum();
         assert!(bytes <= MAX_COOKIE_BYTES, "{bytes}");
         // A name repeated thousands of times is one cookie, its first value.
-        let repeated = vec![("cookie".to_owned(), "a=1; ".repeat(5_000) + "a=2")];
+        let repeated = map(&[("cookie", &("a=1; ".repeat(5_000) + "a=2"))]);
         assert_eq!(cookies(&repeated), vec![("a".to_owned(), "1".to_owned())]);
         // A multi-byte character across the byte limit is not split.
-        let wide = vec![(
-            "cookie".to_owned(),
-            format!("x={}", "あ".repeat(MAX_COOKIE_BYTES)),
-        )];
+        let wide = map(&[("cookie", &format!("x={}", "あ".repeat(MAX_COOKIE_BYTES)))]);
         assert_eq!(cookies(&wide).len(), 1);
     }
 
     #[test]
     fn a_post_is_ours_only_when_the_browser_says_so() {
         let ours = Some("https://www.example.co.jp/customer");
-        let h = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
-            pairs
-                .iter()
-                .map(|(n, v)| (n.to_string(), v.to_string()))
-                .collect()
-        };
+        let h = map;
         assert!(from_our_origin(&h(&[("sec-fetch-site", "same-origin")]), ours));
         assert!(from_our_origin(&h(&[("Sec-Fetch-Site", "none")]), ours));
         // Another host of the same site, with a planted cookie pair.

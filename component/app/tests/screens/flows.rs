@@ -62,9 +62,13 @@ fn enrollment_from_agent_page_to_renewal_handover() {
     handover.assert_contains("継続手続きへ進む");
     let token = input_value(&handover.html, "handover").expect("a hand-over field");
     assert!(
-        handover.response.headers.iter().all(|(_, v)| !v.contains(&token)),
+        handover
+            .response
+            .fields()
+            .into_iter()
+            .all(|(_, v)| !v.contains(&token)),
         "{:?}",
-        handover.response.headers
+        handover.response.headers()
     );
     assert_eq!(handover.response.header("referrer-policy"), Some("no-referrer"));
     let claim = customer_web_core::Service::new(world.ports())
@@ -390,7 +394,7 @@ fn recovery_for_nobody_answers_alike_and_mails_nothing() {
         "/recover",
         &[("email", "nobody@example.jp"), ("birth-date", "1990/1/1")],
     );
-    assert_eq!(response.status, 303);
+    assert_eq!(response.status(), 303);
     assert_eq!(response.header("location"), Some("/recover/keyword"));
     let step3 = b.get("/recover/keyword");
     assert_eq!(step3.status(), 200);

@@ -9,9 +9,11 @@ use customer_web_core::records::{self, LinkKind};
 use customer_web_core::secret::Token;
 use customer_web_core::{FlowError, mail};
 
-use crate::app::{Again, Ctx, DISPLAY_COOKIE, Reply, TICKET_COOKIE, is_token_shape};
+use crate::context::{Ctx, DISPLAY_COOKIE, TICKET_COOKIE};
 use crate::pages::{Field, FormView, LinkKeywordPage};
+use crate::responses::{Again, Reply};
 use crate::seal;
+use crate::wire::is_token_shape;
 
 /// The ticket cookie names the flow it continues, so the later screens
 /// can word themselves for enrollment or recovery.
@@ -81,7 +83,7 @@ pub(crate) fn submit_keyword(ctx: &mut Ctx<'_>, raw: &str) -> Reply {
                 seal::discard(&ctx.ports, &display);
                 ctx.clear_cookie(DISPLAY_COOKIE);
             }
-            return Reply::SeeOther("/credentials".into());
+            return Reply::SeeOther("/credentials");
         }
         Err(FlowError::InvalidInput(errors)) => errors,
         Err(FlowError::WrongKeyword(_)) => vec![FieldError::new(

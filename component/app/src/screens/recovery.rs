@@ -5,8 +5,9 @@
 use customer_web_core::{FlowError, mail, validate};
 
 use super::{seal_keyword, sealed_keyword};
-use crate::app::{Again, Ctx, Reply};
+use crate::context::Ctx;
 use crate::pages::{Field, FormView, RecoverKeywordPage, RecoverPage};
+use crate::responses::{Again, Reply};
 use crate::seal::{Shown, ShownFor};
 
 fn fields(email: &str, birth_date: &str) -> Vec<Field> {
@@ -60,7 +61,7 @@ pub(crate) fn start(ctx: &mut Ctx<'_>) -> Reply {
         link_expires_at: Some(started.link_expires_at),
     };
     match seal_keyword(ctx, &shown) {
-        Ok(()) => Reply::SeeOther("/recover/keyword".into()),
+        Ok(()) => Reply::SeeOther("/recover/keyword"),
         Err(e) => ctx.failure(e, Again::Recover),
     }
 }

@@ -8,10 +8,11 @@ use customer_web_core::secret::Token;
 use customer_web_core::{FlowError, mail, validate};
 
 use super::{seal_keyword, sealed_keyword};
-use crate::app::{Again, Ctx, DISPLAY_COOKIE, FLOW_COOKIE, Reply};
+use crate::context::{Ctx, DISPLAY_COOKIE, FLOW_COOKIE};
 use crate::pages::{
     EnrollContactPage, EnrollCustomerPage, EnrollReviewPage, EnrollSentPage, Field, FormView,
 };
+use crate::responses::{Again, Reply};
 use crate::seal::{self, Shown, ShownFor};
 
 const BIRTH_DATE_HINT: &str = "例：1985年4月1日、1985/4/1、昭和60年4月1日";
@@ -134,7 +135,7 @@ pub(crate) fn submit_customer(ctx: &mut Ctx<'_>) -> Reply {
     let existing = ctx.token_cookie(FLOW_COOKIE);
     let probe = existing.clone().unwrap_or_else(|| Token::from_caller(""));
     match ctx.service.submit_customer(&probe, &input, &accepted_terms) {
-        Ok(()) => return Reply::SeeOther("/enroll/contact".into()),
+        Ok(()) => return Reply::SeeOther("/enroll/contact"),
         Err(FlowError::InvalidInput(errors)) => {
             return render_customer(ctx, 422, &input, accepted, &agent, &errors);
         }
@@ -159,7 +160,7 @@ pub(crate) fn submit_customer(ctx: &mut Ctx<'_>) -> Reply {
     match ctx.service.submit_customer(&flow, &input, &accepted_terms) {
         Ok(()) => {
             ctx.set_cookie(FLOW_COOKIE, flow.expose(), Some(lifetime));
-            Reply::SeeOther("/enroll/contact".into())
+            Reply::SeeOther("/enroll/contact")
         }
         Err(FlowError::InvalidInput(errors)) => render_customer(ctx, 422, &input, accepted, &agent, &errors),
         Err(e) => ctx.failure(e, Again::Enroll),
@@ -211,7 +212,7 @@ pub(crate) fn contact_form(ctx: &mut Ctx<'_>) -> Reply {
         Err(FlowError::WrongStep(state)) if state == EnrollmentState::CustomerEntered.name() => {
             render_contact(ctx, 200, "", &[])
         }
-        Err(FlowError::WrongStep(state)) => Reply::SeeOther(step_path(&state).into()),
+        Err(FlowError::WrongStep(state)) => Reply::SeeOther(step_path(&state)),
         Err(e) => ctx.failure(e, Again::Enroll),
     }
 }
@@ -254,7 +255,7 @@ pub(crate) fn submit_contact(ctx: &mut Ctx<'_>) -> Reply {
     match ctx.service.submit_contact(&flow, &keyword, &email) {
         Ok(()) => {}
         Err(FlowError::InvalidInput(errors)) => return render_contact(ctx, 422, &email, &errors),
-        Err(FlowError::WrongStep(state)) => return Reply::SeeOther(step_path(&state).into()),
+        Err(FlowError::WrongStep(state)) => return Reply::SeeOther(step_path(&state)),
         Err(e) => return ctx.failure(e, Again::Enroll),
     }
     let shown = Shown {
@@ -264,7 +265,7 @@ pub(crate) fn submit_contact(ctx: &mut Ctx<'_>) -> Reply {
         link_expires_at: None,
     };
     match seal_keyword(ctx, &shown) {
-        Ok(()) => Reply::SeeOther("/enroll/review".into()),
+        Ok(()) => Reply::SeeOther("/enroll/review"),
         Err(e) => ctx.failure(e, Again::Enroll),
     }
 }
@@ -276,14 +277,14 @@ fn render_review(ctx: &mut Ctx<'_>, status: u16, alert: Option<String>) -> Reply
     };
     let review = match ctx.service.review_enrollment(&flow) {
         Ok(review) => review,
-        Err(FlowError::WrongStep(state)) => return Reply::SeeOther(step_path(&state).into()),
+        Err(FlowError::WrongStep(state)) => return Reply::SeeOther(step_path(&state)),
         Err(e) => return ctx.failure(e, Again::Enroll),
     };
     // Without its sealed keyword the review cannot show what the customer
     // must note; screen 3 takes the keyword again.
     let keyword = match sealed_keyword(ctx, ShownFor::Enrollment) {
         Ok(Some((_, shown))) => shown.keyword,
-        Ok(None) => return Reply::SeeOther("/enroll/contact".into()),
+        Ok(None) => return Reply::SeeOther("/enroll/contact"),
         Err(e) => return ctx.failure(e, Again::Enroll),
     };
     let c = &review.customer;
@@ -325,7 +326,7 @@ pub(crate) fn confirm(ctx: &mut Ctx<'_>) -> Reply {
     };
     let (token, mut shown) = match sealed_keyword(ctx, ShownFor::Enrollment) {
         Ok(Some(found)) => found,
-        Ok(None) => return Reply::SeeOther("/enroll/contact".into()),
+        Ok(None) => return Reply::SeeOther("/enroll/contact"),
         Err(e) => return ctx.failure(e, Again::Enroll),
     };
     let lifetime = match ctx.settings() {
@@ -338,7 +339,7 @@ pub(crate) fn confirm(ctx: &mut Ctx<'_>) -> Reply {
             let text = ctx.rate_limit_message(seconds);
             return render_review(ctx, 429, Some(text));
         }
-        Err(FlowError::WrongStep(state)) => return Reply::SeeOther(step_path(&state).into()),
+        Err(FlowError::WrongStep(state)) => return Reply::SeeOther(step_path(&state)),
         Err(e) => return ctx.failure(e, Again::Enroll),
     };
     shown.email = Some(sent.email);
@@ -349,7 +350,7 @@ pub(crate) fn confirm(ctx: &mut Ctx<'_>) -> Reply {
     // The flow goes on from the mailed link; its id is of no more use.
     ctx.clear_cookie(FLOW_COOKIE);
     ctx.set_cookie(DISPLAY_COOKIE, token.expose(), Some(lifetime));
-    Reply::SeeOther("/enroll/sent".into())
+    Reply::SeeOther("/enroll/sent")
 }
 
 /// GET /enroll/sent: screen 5.
@@ -360,7 +361,7 @@ pub(crate) fn sent(ctx: &mut Ctx<'_>) -> Reply {
         Err(e) => return ctx.failure(e, Again::Enroll),
     };
     let (Some(email), Some(expires_at)) = (shown.email, shown.link_expires_at) else {
-        return Reply::SeeOther("/enroll/review".into());
+        return Reply::SeeOther("/enroll/review");
     };
     let page = EnrollSentPage {
         layout: ctx.layout(),

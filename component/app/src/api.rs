@@ -19,20 +19,19 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::app::is_token_shape;
-use crate::http::{self, Response};
+use http::header::{ALLOW, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Response, StatusCode};
+
+use crate::wire::{self, is_token_shape};
 
 /// Where the API lives.
 pub(crate) const PREFIX: &str = "/api/";
-
-/// The policy of every API answer: JSON is never a document to render.
-const API_CONTENT_SECURITY_POLICY: &str = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'";
 
 /// An answer before the common headers are added.
 struct Answer {
     status: u16,
     body: Option<Value>,
-    headers: Vec<(String, String)>,
+    headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 impl Answer {
@@ -60,8 +59,8 @@ impl Answer {
         Self::with_status(status, json!({ "error": code }))
     }
 
-    fn header(mut self, name: &str, value: String) -> Self {
-        self.headers.push((name.to_owned(), value));
+    fn header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.headers.push((name, value));
         self
     }
 
@@ -74,7 +73,7 @@ impl Answer {
 }
 
 /// The routes, each with the method it answers.
-fn route(method: &str, path: &str) -> Result<Step, Answer> {
+fn route(method: &Method, path: &str) -> Result<Step, Answer> {
     let (allowed, step) = match path {
         "/api/v1/enrollment" => ("POST", Step::StartEnrollment),
         "/api/v1/enrollment/customer" => ("POST", Step::SubmitCustomer),
@@ -87,8 +86,8 @@ fn route(method: &str, path: &str) -> Result<Step, Answer> {
         "/api/v1/credentials/review" => ("POST", Step::ReviewCredentials),
         "/api/v1/credentials/complete" => ("POST", Step::CompleteCredentials),
         "/api/v1/recovery" => ("POST", Step::StartRecovery),
-        "/api/v1/session" => match method {
-            "DELETE" => ("DELETE", Step::SignOut),
+        "/api/v1/session" => match *method {
+            Method::DELETE => ("DELETE", Step::SignOut),
             _ => ("POST", Step::SignIn),
         },
         "/api/v1/home" => ("GET", Step::Home),
@@ -97,7 +96,7 @@ fn route(method: &str, path: &str) -> Result<Step, Answer> {
         "/api/v1/handover/redeem" => ("POST", Step::RedeemHandover),
         _ => return Err(Answer::error(404, "not-found")),
     };
-    if method == allowed {
+    if *method == allowed {
         Ok(step)
     } else {
         let allow = if path == "/api/v1/session" {
@@ -105,7 +104,7 @@ fn route(method: &str, path: &str) -> Result<Step, Answer> {
         } else {
             allowed
         };
-        Err(Answer::error(405, "method-not-allowed").header("allow", allow.to_owned()))
+        Err(Answer::error(405, "method-not-allowed").header(ALLOW, HeaderValue::from_static(allow)))
     }
 }
 
@@ -130,18 +129,19 @@ enum Step {
     RedeemHandover,
 }
 
-/// Answers one request under [`PREFIX`].
+/// Answers one request under [`PREFIX`], before the headers every answer
+/// carries ([`crate::layer`]).
 pub(crate) fn handle(
     ports: Ports<'_>,
-    method: &str,
+    method: &Method,
     path: &str,
-    headers: &[(String, String)],
+    headers: &HeaderMap,
     body: &[u8],
-) -> Response {
+) -> Response<Vec<u8>> {
     let answer = match route(method, path) {
         Ok(step) => {
             let request = Call {
-                service: Service::new(ports).for_client(&crate::http::client_address(headers)),
+                service: Service::new(ports).for_client(&wire::client_address(headers)),
                 now: ports.clock.now(),
                 headers,
                 body,
@@ -154,40 +154,31 @@ pub(crate) fn handle(
 }
 
 /// A JSON answer for a request refused before it reached the API (too
-/// large, or unreadable), with the headers every answer carries.
-pub(crate) fn refused(status: u16, code: &str) -> Response {
-    finish(Answer::error(status, code))
+/// large, or unreadable).
+pub(crate) fn refused(status: StatusCode, code: &str) -> Response<Vec<u8>> {
+    finish(Answer::error(status.as_u16(), code))
 }
 
-fn finish(answer: Answer) -> Response {
-    let mut headers = Vec::new();
-    let body = match answer.body {
-        Some(value) => {
-            headers.push(("content-type".to_owned(), "application/json".to_owned()));
-            value.to_string().into_bytes()
-        }
-        None => Vec::new(),
-    };
-    let common = [
-        ("cache-control", "no-store"),
-        ("content-security-policy", API_CONTENT_SECURITY_POLICY),
-        ("x-content-type-options", "nosniff"),
-        ("referrer-policy", "no-referrer"),
-    ];
-    headers.extend(common.iter().map(|(n, v)| ((*n).to_owned(), (*v).to_owned())));
-    headers.extend(answer.headers);
-    Response {
-        status: answer.status,
-        headers,
-        body,
+fn finish(answer: Answer) -> Response<Vec<u8>> {
+    let mut response = Response::new(Vec::new());
+    *response.status_mut() = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    if let Some(value) = answer.body {
+        *response.body_mut() = value.to_string().into_bytes();
+        response
+            .headers_mut()
+            .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     }
+    for (name, value) in answer.headers {
+        response.headers_mut().insert(name, value);
+    }
+    response
 }
 
 /// One API call in progress.
 struct Call<'a, 'r> {
     service: Service<'a>,
     now: u64,
-    headers: &'r [(String, String)],
+    headers: &'r HeaderMap,
     body: &'r [u8],
 }
 
@@ -514,8 +505,9 @@ impl Call<'_, '_> {
 
     /// The body, which must be a JSON object of exactly the fields `T` has.
     fn input<T: DeserializeOwned>(&self) -> Result<T, Answer> {
-        let content_type = http::header(self.headers, "content-type");
+        let content_type = wire::header(self.headers, CONTENT_TYPE);
         let is_json = content_type
+            .as_deref()
             .and_then(|v| v.split(';').next())
             .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"));
         if !is_json {
@@ -541,7 +533,9 @@ impl Call<'_, '_> {
     /// configured secret nobody is.
     fn portal(&self) -> Result<(), Answer> {
         let settings = self.service.settings().map_err(flow_error)?;
-        let presented = http::header(self.headers, "authorization")
+        let authorization = wire::header(self.headers, AUTHORIZATION);
+        let presented = authorization
+            .as_deref()
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(str::trim);
         match (&settings.handover_secret, presented) {
@@ -552,7 +546,8 @@ impl Call<'_, '_> {
 
     /// The session named by `Authorization: Bearer`.
     fn session(&self) -> Result<Token, Answer> {
-        http::header(self.headers, "authorization")
+        wire::header(self.headers, AUTHORIZATION)
+            .as_deref()
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(str::trim)
             .filter(|t| is_token_shape(t))
@@ -573,18 +568,18 @@ fn some_token(text: &str) -> Option<Token> {
 }
 
 fn unauthorized() -> Answer {
-    Answer::error(401, "unauthorized").header("www-authenticate", "Bearer".to_owned())
+    Answer::error(401, "unauthorized").header(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"))
 }
 
 fn unavailable() -> Answer {
-    Answer::error(503, "unavailable").header("retry-after", "30".to_owned())
+    Answer::error(503, "unavailable").header(RETRY_AFTER, HeaderValue::from(30u64))
 }
 
 fn retry_after(seconds: u64) -> Answer {
     let seconds = seconds.max(1);
     Answer::error(429, "rate-limited")
         .field("retry_after", json!(seconds))
-        .header("retry-after", seconds.to_string())
+        .header(RETRY_AFTER, HeaderValue::from(seconds))
 }
 
 /// Field names of the core (`birth-date`) as the API spells them

@@ -5,9 +5,10 @@ use customer_web_core::account::HANDOVER_LIFETIME;
 use customer_web_core::model::{Date, FieldError};
 use customer_web_core::{FlowError, SignInError};
 
-use crate::app::{Again, Ctx, Reply, SESSION_COOKIE, wait_words};
-use crate::http::encode_component;
+use crate::context::{Ctx, SESSION_COOKIE};
 use crate::pages::{ContractRow, Field, FormView, HandoverPage, HomePage, RenewalPage, TopPage};
+use crate::responses::{Again, Reply};
+use crate::wire::encode_component;
 
 fn sign_in_fields(user_id: &str) -> Vec<Field> {
     vec![
@@ -55,7 +56,7 @@ pub(crate) fn sign_in(ctx: &mut Ctx<'_>) -> Reply {
             let max_age = grant.expires_at.saturating_sub(ctx.now());
             ctx.set_cookie(SESSION_COOKIE, grant.session.expose(), Some(max_age));
             ctx.rotate_csrf();
-            Reply::SeeOther("/home".into())
+            Reply::SeeOther("/home")
         }
         Err(SignInError::BadCredentials) => {
             let form = FormView::new(sign_in_fields(&user_id))
@@ -63,11 +64,9 @@ pub(crate) fn sign_in(ctx: &mut Ctx<'_>) -> Reply {
             render_top(ctx, 422, form)
         }
         Err(SignInError::RetryAfter(seconds)) => {
-            ctx.extra_headers
-                .push(("retry-after".into(), seconds.max(1).to_string()));
+            let wait = ctx.retry_after(seconds);
             let form = FormView::new(sign_in_fields(&user_id)).alert(format!(
-                "ログインの失敗が続いたため、一時的にログインを制限しています。{}ほどたってから、もう一度お試しください。",
-                wait_words(seconds)
+                "ログインの失敗が続いたため、一時的にログインを制限しています。{wait}ほどたってから、もう一度お試しください。"
             ));
             render_top(ctx, 429, form)
         }
@@ -83,13 +82,13 @@ pub(crate) fn sign_out(ctx: &mut Ctx<'_>) -> Reply {
         return ctx.failure(e, Again::Top);
     }
     ctx.clear_cookie(SESSION_COOKIE);
-    Reply::SeeOther("/".into())
+    Reply::SeeOther("/")
 }
 
 /// Not signed in (or no longer): back to the top, forgetting the cookie.
 fn signed_out(ctx: &mut Ctx<'_>) -> Reply {
     ctx.clear_cookie(SESSION_COOKIE);
-    Reply::SeeOther("/".into())
+    Reply::SeeOther("/")
 }
 
 /// GET /home: screen 11.

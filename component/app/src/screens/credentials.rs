@@ -7,8 +7,10 @@ use customer_web_core::secret::Token;
 use customer_web_core::{FlowError, validate};
 
 use super::enrollment::confirmation_error;
-use crate::app::{Again, Ctx, Reply, SESSION_COOKIE, TICKET_COOKIE, is_token_shape};
+use crate::context::{Ctx, SESSION_COOKIE, TICKET_COOKIE};
 use crate::pages::{CompletePage, CredentialsPage, CredentialsReviewPage, Field, FormView};
+use crate::responses::{Again, Reply};
+use crate::wire::is_token_shape;
 
 const USER_ID_TAKEN: &str = "このユーザーIDはご利用いただけません。別のユーザーIDを指定してください。";
 
@@ -81,7 +83,7 @@ pub(crate) fn form(ctx: &mut Ctx<'_>) -> Reply {
         Err(FlowError::WrongStep(state)) if state == TicketState::AwaitingCredentials.name() => {
             render_form(ctx, 200, recovery, "", &[])
         }
-        Err(FlowError::WrongStep(state)) => Reply::SeeOther(step_path(&state).into()),
+        Err(FlowError::WrongStep(state)) => Reply::SeeOther(step_path(&state)),
         Err(e) => ctx.failure(e, again(recovery)),
     }
 }
@@ -114,7 +116,7 @@ pub(crate) fn submit(ctx: &mut Ctx<'_>) -> Reply {
         return render_form(ctx, 422, recovery, &user_id, &errors);
     }
     match ctx.service.submit_credentials(&ticket, &user_id, &password) {
-        Ok(()) => Reply::SeeOther("/credentials/review".into()),
+        Ok(()) => Reply::SeeOther("/credentials/review"),
         Err(FlowError::InvalidInput(errors)) => render_form(ctx, 422, recovery, &user_id, &errors),
         Err(FlowError::UserIdUnavailable) => render_form(
             ctx,
@@ -123,7 +125,7 @@ pub(crate) fn submit(ctx: &mut Ctx<'_>) -> Reply {
             &user_id,
             &[FieldError::new("user-id", USER_ID_TAKEN)],
         ),
-        Err(FlowError::WrongStep(state)) => Reply::SeeOther(step_path(&state).into()),
+        Err(FlowError::WrongStep(state)) => Reply::SeeOther(step_path(&state)),
         Err(e) => ctx.failure(e, again(recovery)),
     }
 }
@@ -143,7 +145,7 @@ pub(crate) fn review(ctx: &mut Ctx<'_>) -> Reply {
             };
             ctx.render(200, &page)
         }
-        Err(FlowError::WrongStep(state)) => Reply::SeeOther(step_path(&state).into()),
+        Err(FlowError::WrongStep(state)) => Reply::SeeOther(step_path(&state)),
         Err(e) => ctx.failure(e, again(recovery)),
     }
 }
@@ -165,7 +167,7 @@ pub(crate) fn complete(ctx: &mut Ctx<'_>) -> Reply {
             } else {
                 "/complete"
             };
-            Reply::SeeOther(to.into())
+            Reply::SeeOther(to)
         }
         // Taken meanwhile by another flow: screen 8 again, told why.
         Err(FlowError::UserIdUnavailable) => {
@@ -193,7 +195,7 @@ pub(crate) fn complete(ctx: &mut Ctx<'_>) -> Reply {
                 ],
             )
         }
-        Err(FlowError::WrongStep(state)) => Reply::SeeOther(step_path(&state).into()),
+        Err(FlowError::WrongStep(state)) => Reply::SeeOther(step_path(&state)),
         Err(e) => ctx.failure(e, again(recovery)),
     }
 }

@@ -10,7 +10,7 @@ pub(crate) mod recovery;
 use customer_web_core::FlowError;
 use customer_web_core::secret::Token;
 
-use crate::app::{Ctx, DISPLAY_COOKIE};
+use crate::context::{Ctx, DISPLAY_COOKIE};
 use crate::seal::{self, Shown, ShownFor};
 
 /// The keyword this browser sealed for `shown_for`, with its token.

@@ -1,10 +1,10 @@
 //! CSRF, cookies, security headers, and the answers to requests the
 //! screens do not take.
 
+use customer_web_app::{MAX_BODY, csrf_field, handle, payload_too_large};
 use customer_web_core::model::Settings;
 use customer_web_core::ports::{Condition, Config, Entry, PortError, Ports, Store, WriteOutcome};
 use customer_web_core::testing::{FixedConfig, World};
-use customer_web_screens::{MAX_BODY, Request, Response, csrf_field, handle, payload_too_large};
 
 use crate::browser::*;
 
@@ -13,7 +13,12 @@ const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-ac
 
 #[track_caller]
 fn assert_common_headers(r: &Response) {
-    assert_eq!(r.header("content-security-policy"), Some(CSP), "{:?}", r.headers);
+    assert_eq!(
+        r.header("content-security-policy"),
+        Some(CSP),
+        "{:?}",
+        r.headers()
+    );
     assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
     assert!(matches!(
         r.header("referrer-policy"),
@@ -24,10 +29,10 @@ fn assert_common_headers(r: &Response) {
         assert!(r.header("cache-control").unwrap().contains("max-age="));
     } else {
         assert_eq!(content_type, "text/html; charset=utf-8");
-        assert_eq!(r.header("cache-control"), Some("no-store"), "{:?}", r.headers);
+        assert_eq!(r.header("cache-control"), Some("no-store"), "{:?}", r.headers());
     }
-    for (name, value) in &r.headers {
-        assert_eq!(name, &name.to_ascii_lowercase(), "header names are lower-case");
+    for (name, value) in r.fields() {
+        assert_eq!(name, name.to_ascii_lowercase(), "header names are lower-case");
         assert!(
             value.bytes().all(|b| b == b'\t' || (b' '..=b'~').contains(&b)),
             "{name}: {value:?} is not a valid header value"
@@ -35,16 +40,8 @@ fn assert_common_headers(r: &Response) {
     }
 }
 
-fn request(method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Request {
-    Request {
-        method: method.into(),
-        path_and_query: path.into(),
-        headers: headers
-            .iter()
-            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
-            .collect(),
-        body: body.to_vec(),
-    }
+fn request(method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> http::Request<Vec<u8>> {
+    crate::browser::request(method, path, headers, body.to_vec())
 }
 
 #[test]
@@ -61,7 +58,7 @@ fn every_answer_of_a_whole_flow_carries_the_security_headers_and_cookie_flags() 
     let mut cleared = Vec::new();
     for r in &b.log {
         assert_common_headers(r);
-        for (name, value) in &r.headers {
+        for (name, value) in r.fields() {
             if name == "set-cookie" {
                 assert!(value.contains("; Path=/"), "{value}");
                 assert!(value.contains("; HttpOnly"), "{value}");
@@ -72,8 +69,8 @@ fn every_answer_of_a_whole_flow_carries_the_security_headers_and_cookie_flags() 
                 }
             }
         }
-        if r.status == 303 {
-            assert!(r.body.is_empty());
+        if r.status() == 303 {
+            assert!(r.body().is_empty());
         }
     }
     assert!(cleared.contains(&"cw_flow".to_owned()), "{cleared:?}");
@@ -99,7 +96,7 @@ fn cookies_are_secure_unless_the_service_runs_locally() {
         let cookies: Vec<_> = b
             .log
             .iter()
-            .flat_map(|r| r.headers.iter())
+            .flat_map(|r| r.fields().into_iter())
             .filter(|(n, _)| n == "set-cookie")
             .map(|(_, v)| v.clone())
             .collect();
@@ -124,7 +121,7 @@ fn cookies_are_secure_unless_the_service_runs_locally() {
                 form,
                 encode(&[("csrf", &planted), ("email", "a@b.jp")]),
             );
-            assert_eq!(r.status, 403, "{base_url}");
+            assert_eq!(r.status(), 403, "{base_url}");
         }
     }
 }
@@ -185,9 +182,9 @@ fn assert_csrf_refused(b: &mut Browser<'_>, world: &World, path: &str, fields: &
         }
         let r = b.send("POST", path, headers, body);
         b.jar = saved;
-        assert_eq!(r.status, 403, "POST {path}");
+        assert_eq!(r.status(), 403, "POST {path}");
         assert_common_headers(&r);
-        assert!(String::from_utf8_lossy(&r.body).contains("この操作は受け付けられませんでした"));
+        assert!(String::from_utf8_lossy(r.body()).contains("この操作は受け付けられませんでした"));
         assert_eq!(world.store.snapshot(), snapshot, "POST {path} changed storage");
         assert_eq!(world.mailer.sent().len(), mails, "POST {path} sent mail");
         assert!(r.header("set-cookie").is_none_or(|c| c.starts_with("cw_csrf=")));
@@ -243,7 +240,7 @@ fn csrf_is_checked_on_every_post_and_refusal_changes_nothing() {
 
     // The token of the page before sign-in no longer works after it.
     let stale = b.post(&top, "/signout", &[]);
-    assert_eq!(stale.status, 403);
+    assert_eq!(stale.status(), 403);
 }
 
 /// A cookie planted in a signed-in browser (by a sibling host, over plain
@@ -265,7 +262,7 @@ fn a_planted_csrf_cookie_is_useless_without_the_session() {
     let forged = csrf_field(&planted, "");
     let snapshot = world.store.snapshot();
     let r = b.send("POST", "/signout", form.clone(), encode(&[("csrf", &forged)]));
-    assert_eq!(r.status, 403);
+    assert_eq!(r.status(), 403);
     assert_eq!(
         world.store.snapshot(),
         snapshot,
@@ -277,7 +274,7 @@ fn a_planted_csrf_cookie_is_useless_without_the_session() {
     let bound = csrf_field(&planted, &session);
     assert_eq!(b.get("/home").csrf(), bound);
     let r = b.send("POST", "/signout", form, encode(&[("csrf", &bound)]));
-    assert_eq!(r.status, 303);
+    assert_eq!(r.status(), 303);
 }
 
 #[test]
@@ -293,7 +290,7 @@ fn methods_paths_and_bodies_the_screens_do_not_take() {
         ("get", "/", "GET, HEAD"),
     ] {
         let r = handle(ports, request(method, path, &[], b""));
-        assert_eq!(r.status, 405, "{method} {path}");
+        assert_eq!(r.status(), 405, "{method} {path}");
         assert_eq!(r.header("allow"), Some(allow));
         assert_common_headers(&r);
     }
@@ -301,17 +298,18 @@ fn methods_paths_and_bodies_the_screens_do_not_take() {
         "/nope",
         "/enroll/",
         "/static/other.css",
-        "",
+        // (An empty target is no URI at all: the adapter answers it with
+        // `bad_request`.)
         "nopath",
         "/link/",
         "/link/a/b",
         "//",
     ] {
         let r = handle(ports, request("GET", path, &[], b""));
-        assert_eq!(r.status, 404, "{path:?}");
+        assert_eq!(r.status(), 404, "{path:?}");
         assert_common_headers(&r);
         assert!(
-            String::from_utf8(r.body)
+            String::from_utf8(r.into_body())
                 .unwrap()
                 .contains("お探しのページが見つかりません")
         );
@@ -327,12 +325,24 @@ fn methods_paths_and_bodies_the_screens_do_not_take() {
     let mut big = format!("csrf={csrf}&password=").into_bytes();
     big.resize(MAX_BODY + 1, b'a');
     let r = b.send("POST", "/signin", vec![form.clone()], big);
-    assert_eq!(r.status, 413);
+    assert_eq!(r.status(), 413);
     assert_common_headers(&r);
     let r = payload_too_large("/enroll");
-    assert_eq!(r.status, 413);
+    assert_eq!(r.status(), 413);
     assert_common_headers(&r);
-    assert!(String::from_utf8(r.body).unwrap().contains("大きすぎます"));
+    assert!(String::from_utf8(r.into_body()).unwrap().contains("大きすぎます"));
+    // The limit stands before the router: a body over it is refused
+    // whatever the path or method, and changes nothing.
+    for (method, path) in [("POST", "/nope"), ("PUT", "/"), ("POST", "/enroll")] {
+        let mut big = b"csrf=x&a=".to_vec();
+        big.resize(MAX_BODY + 1, b'a');
+        let snapshot = world.store.snapshot();
+        let r = handle(ports, request(method, path, &[], &big));
+        assert_eq!(r.status(), 413, "{method} {path}");
+        assert_common_headers(&r);
+        assert!(r.header("set-cookie").is_none());
+        assert_eq!(world.store.snapshot(), snapshot);
+    }
 
     let r = b.send(
         "POST",
@@ -340,10 +350,10 @@ fn methods_paths_and_bodies_the_screens_do_not_take() {
         vec![("content-type".into(), "text/plain".into())],
         format!("csrf={csrf}").into_bytes(),
     );
-    assert_eq!(r.status, 415);
+    assert_eq!(r.status(), 415);
     assert_common_headers(&r);
     let r = b.send("POST", "/signin", vec![], format!("csrf={csrf}").into_bytes());
-    assert_eq!(r.status, 415);
+    assert_eq!(r.status(), 415);
 
     for body in [
         format!("csrf={csrf}&user-id=%ZZ").into_bytes(),
@@ -352,7 +362,7 @@ fn methods_paths_and_bodies_the_screens_do_not_take() {
     ] {
         let snapshot = world.store.snapshot();
         let r = b.send("POST", "/signin", vec![form.clone()], body);
-        assert_eq!(r.status, 400);
+        assert_eq!(r.status(), 400);
         assert_common_headers(&r);
         assert_eq!(world.store.snapshot(), snapshot);
     }
@@ -364,25 +374,25 @@ fn head_and_the_stylesheet() {
     let ports = world.ports();
     let get = handle(ports, request("GET", "/", &[], b""));
     let head = handle(ports, request("HEAD", "/", &[], b""));
-    assert_eq!(head.status, 200);
-    assert!(head.body.is_empty());
+    assert_eq!(head.status(), 200);
+    assert!(head.body().is_empty());
     assert_eq!(head.header("content-type"), get.header("content-type"));
 
-    let html = String::from_utf8(get.body).unwrap();
+    let html = String::from_utf8(get.into_body()).unwrap();
     assert!(html.starts_with("<!DOCTYPE html>\n<html lang=\"ja\">"));
     assert!(html.contains("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"));
     assert!(!html.contains("<script"));
     let at = html.find("/static/style.css?v=").unwrap();
     let href = &html[at..at + html[at..].find('"').unwrap()];
     let css = handle(ports, request("GET", href, &[], b""));
-    assert_eq!(css.status, 200);
+    assert_eq!(css.status(), 200);
     assert_eq!(css.header("content-type"), Some("text/css; charset=utf-8"));
     assert_eq!(
         css.header("cache-control"),
         Some("public, max-age=31536000, immutable")
     );
     assert_common_headers(&css);
-    assert!(!css.body.is_empty());
+    assert!(!css.body().is_empty());
 
     // The layout: brand, service name, desk.
     let settings = Settings::default();
@@ -479,9 +489,9 @@ fn capability_faults_answer_503_without_internals() {
             ports,
             request(method, path, &[("cookie", &cookie), ("content-type", form)], body),
         );
-        assert_eq!(r.status, 503, "{method} {path}");
+        assert_eq!(r.status(), 503, "{method} {path}");
         assert_common_headers(&r);
-        let html = String::from_utf8(r.body).unwrap();
+        let html = String::from_utf8(r.into_body()).unwrap();
         assert!(html.contains("ただいまサービスをご利用いただけません"));
         assert!(!html.contains("secret"), "{html}");
     }
@@ -492,12 +502,12 @@ fn capability_faults_answer_503_without_internals() {
         ..world.ports()
     };
     let r = handle(ports, request("GET", "/enroll", &[], b""));
-    assert_eq!(r.status, 503);
+    assert_eq!(r.status(), 503);
     assert_common_headers(&r);
-    let html = String::from_utf8(r.body).unwrap();
+    let html = String::from_utf8(r.body().clone()).unwrap();
     assert!(!html.contains("secret"));
     // Without settings, cookies are Secure.
-    for (name, value) in &r.headers {
+    for (name, value) in r.fields() {
         if name == "set-cookie" {
             assert!(value.contains("; Secure"), "{value}");
         }
