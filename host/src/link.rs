@@ -96,9 +96,11 @@ pub fn add_to_linker<T: Send + 'static>(
 
 /// Links the WASI the component may use, and nothing more: clocks,
 /// randomness, stdio and io (what a `wasi:http` proxy may use), an empty
-/// environment, inert exit and terminals (Rust's standard library asks for
-/// them), and `wasi:http/types` without the outgoing handler. A component
-/// that imports files, sockets or outgoing HTTP fails to link.
+/// environment, inert exit and terminals and the seed of hash maps
+/// (`wasi:random/insecure-seed`; Rust's standard library asks for them,
+/// the seed for the `http` crate's header maps), and `wasi:http/types`
+/// without the outgoing handler. A component that imports files, sockets
+/// or outgoing HTTP fails to link.
 pub fn add_wasi_to_linker<T: WasiView + WasiHttpView + 'static>(
     linker: &mut Linker<T>,
 ) -> wasmtime::Result<()> {
@@ -112,6 +114,13 @@ pub fn add_wasi_to_linker<T: WasiView + WasiHttpView + 'static>(
     cli::terminal_stdin::add_to_linker::<T, WasiCli>(linker, T::cli)?;
     cli::terminal_stdout::add_to_linker::<T, WasiCli>(linker, T::cli)?;
     cli::terminal_stderr::add_to_linker::<T, WasiCli>(linker, T::cli)?;
+    {
+        use wasmtime_wasi::random::{WasiRandom, WasiRandomView};
+        wasmtime_wasi::p2::bindings::random::insecure_seed::add_to_linker::<T, WasiRandom>(
+            linker,
+            T::random,
+        )?;
+    }
     wasmtime_wasi_http::p2::bindings::sync::http::types::add_to_linker::<T, wasmtime_wasi_http::WasiHttp>(
         linker,
         &Default::default(),

@@ -12,7 +12,8 @@ use customer_web_host::{Capabilities, HostOptions, PluginHost};
 
 /// What the component may import: its capabilities, the types of the
 /// incoming HTTP requests it answers, and what Rust's standard library
-/// asks of WASI (clocks, random, stdio, environment, exit). No filesystem,
+/// asks of WASI (clocks, random, the hash-map seed the `http` crate's
+/// header maps take, stdio, environment, exit). No filesystem,
 /// no sockets, no outgoing HTTP.
 const ALLOWED_IMPORTS: &[&str] = &[
     "customer-web:plugin/types",
@@ -25,6 +26,7 @@ const ALLOWED_IMPORTS: &[&str] = &[
     "wasi:clocks/wall-clock",
     "wasi:clocks/monotonic-clock",
     "wasi:random/random",
+    "wasi:random/insecure-seed",
     "wasi:io/error",
     "wasi:io/streams",
     "wasi:io/poll",

@@ -53,8 +53,8 @@ pub(crate) const MAX_COOKIES: usize = 200;
 /// so a field stuffed with names costs no more than a normal one.
 pub(crate) fn cookies(headers: &HeaderMap) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::new();
-    // Ordered, not hashed: std's hash maps seed from `wasi:random/insecure-seed`,
-    // an import the component does without.
+    // Ordered, not hashed: nothing to seed, and a browser's cookie names
+    // cannot choose the cost of the lookups.
     let mut seen = std::collections::BTreeSet::<String>::new();
     let mut budget = MAX_COOKIE_BYTES;
     for value in headers.get_all(COOKIE) {
