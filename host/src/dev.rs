@@ -6,8 +6,7 @@
 //! - `/_dev/renewal`: a stand-in for the portal's renewal procedure; it
 //!   redeems the hand-over token as a portal would and shows the claim.
 
-use std::fmt::Write as _;
-
+use askama::Template;
 use hyper::{Response, StatusCode};
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 
@@ -38,100 +37,128 @@ pub fn mailbox_page(caps: &Capabilities, path: &str) -> Response<HyperOutgoingBo
     let unavailable = |e: &dyn std::fmt::Display| {
         (
             StatusCode::SERVICE_UNAVAILABLE,
-            layout("エラー", &escape(&e.to_string())),
+            Note::new("エラー", &[&e.to_string()]).render(),
         )
     };
     let (status, html) = if rest.is_empty() {
         match caps.outbox.list(200) {
-            Ok(list) => (StatusCode::OK, list_page(&list)),
+            Ok(list) => (
+                StatusCode::OK,
+                MailboxPage {
+                    title: "開発用メールボックス",
+                    messages: &list,
+                }
+                .render(),
+            ),
             Err(e) => unavailable(&e),
         }
     } else {
         match rest.parse::<u64>().ok().map(|id| caps.outbox.get(id)) {
-            Some(Ok(Some(message))) => (StatusCode::OK, message_page(&message)),
+            Some(Ok(Some(message))) => (StatusCode::OK, MailPage::new(&message).render()),
             Some(Err(e)) => unavailable(&e),
             _ => (
                 StatusCode::NOT_FOUND,
-                layout("見つかりません", "<p>そのメールはありません。</p>"),
+                Note::new("見つかりません", &["そのメールはありません。"]).render(),
             ),
         }
     };
-    html_response(status, html)
+    page(status, html)
 }
 
-fn list_page(list: &[QueuedMessage]) -> String {
-    let mut rows = String::new();
-    for m in list {
-        let _ = write!(
-            rows,
-            "<tr><td><a href=\"/_dev/mail/{id}\">#{id}</a></td><td>{to}</td><td>{subject}</td><td>{kind}</td><td>{state}</td></tr>",
-            id = m.id,
-            to = escape(&m.message.to),
-            subject = escape(&m.message.subject),
-            kind = escape(&m.message.kind),
-            state = m.state.as_str(),
-        );
-    }
-    if list.is_empty() {
-        rows.push_str("<tr><td colspan=\"5\">メールはまだありません。</td></tr>");
-    }
-    layout(
-        "開発用メールボックス",
-        &format!(
-            "<table><thead><tr><th>#</th><th>宛先</th><th>件名</th><th>種類</th><th>状態</th></tr></thead><tbody>{rows}</tbody></table>"
-        ),
-    )
+/// The dev mailbox: every message of the outbox, newest first.
+#[derive(Template)]
+#[template(path = "dev/mailbox.html")]
+struct MailboxPage<'a> {
+    title: &'a str,
+    messages: &'a [QueuedMessage],
 }
 
-fn message_page(m: &QueuedMessage) -> String {
-    // Make URLs clickable: the developer's next step is opening the link.
-    let body: String = m
-        .message
-        .text
-        .lines()
-        .map(|line| {
-            let trimmed = line.trim();
-            if (trimmed.starts_with("https://") || trimmed.starts_with("http://")) && !trimmed.contains(' ') {
-                format!("<a href=\"{0}\">{0}</a>\n", escape(trimmed))
-            } else {
-                format!("{}\n", escape(line))
-            }
-        })
-        .collect();
-    layout(
-        &m.message.subject,
-        &format!(
-            "<p><a href=\"/_dev/mail\">← 一覧</a></p><dl><dt>宛先</dt><dd>{to}</dd><dt>件名</dt><dd>{subject}</dd><dt>状態</dt><dd>{state}</dd></dl><pre>{body}</pre>",
-            to = escape(&m.message.to),
-            subject = escape(&m.message.subject),
-            state = m.state.as_str(),
-        ),
-    )
+/// One message, its links clickable: the developer's next step is
+/// opening the link.
+#[derive(Template)]
+#[template(path = "dev/mail.html")]
+struct MailPage<'a> {
+    title: &'a str,
+    m: &'a QueuedMessage,
+    lines: Vec<Line<'a>>,
 }
 
-fn layout(title: &str, body: &str) -> String {
-    format!(
-        "<!DOCTYPE html><html lang=\"ja\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{title}</title>\
-         <style>body{{font-family:sans-serif;margin:1rem;max-width:60rem}}table{{border-collapse:collapse;width:100%}}td,th{{border:1px solid #ccc;padding:.3rem;text-align:left}}pre{{white-space:pre-wrap;background:#f6f6f6;padding:1rem}}</style></head>\
-         <body><h1>{title}</h1>{body}</body></html>",
-        title = escape(title),
-    )
+/// A line of a mail's text; a line that is one URL is a link.
+struct Line<'a> {
+    text: &'a str,
+    link: bool,
 }
 
-/// HTML-escapes text for element content and attribute values.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
+impl<'a> MailPage<'a> {
+    fn new(m: &'a QueuedMessage) -> Self {
+        let lines = m
+            .message
+            .text
+            .lines()
+            .map(|line| {
+                let trimmed = line.trim();
+                if (trimmed.starts_with("https://") || trimmed.starts_with("http://"))
+                    && !trimmed.contains(' ')
+                {
+                    Line {
+                        text: trimmed,
+                        link: true,
+                    }
+                } else {
+                    Line {
+                        text: line,
+                        link: false,
+                    }
+                }
+            })
+            .collect();
+        MailPage {
+            title: &m.message.subject,
+            m,
+            lines,
         }
     }
-    out
+}
+
+/// A page that says something, and may lead somewhere.
+#[derive(Template)]
+#[template(path = "dev/note.html")]
+struct Note<'a> {
+    title: &'a str,
+    paragraphs: &'a [&'a str],
+    link: Option<(&'a str, &'a str)>,
+}
+
+impl<'a> Note<'a> {
+    fn new(title: &'a str, paragraphs: &'a [&'a str]) -> Self {
+        Note {
+            title,
+            paragraphs,
+            link: None,
+        }
+    }
+}
+
+/// The claim a portal's renewal procedure is handed.
+#[derive(Template)]
+#[template(path = "dev/claim.html")]
+struct ClaimPage<'a> {
+    title: &'a str,
+    customer_id: &'a str,
+    policy_number: &'a str,
+    agent_code: &'a str,
+}
+
+/// A rendered dev page, with the headers of every page the host answers
+/// itself; a page that fails to render says so.
+fn page(status: StatusCode, html: askama::Result<String>) -> Response<HyperOutgoingBody> {
+    match html {
+        Ok(html) => html_response(status, html),
+        Err(_) => html_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "<!DOCTYPE html><title>dev page</title><p>The page failed to render.</p>".to_owned(),
+        ),
+    }
 }
 
 /// The `handover` field of a form body (a token: base64url, nothing to
@@ -148,14 +175,16 @@ pub fn handover_field(body: &[u8]) -> String {
 /// hand-over once, as the portal's renewal procedure would. Anything else
 /// (a GET: the address typed again) is told where a hand-over comes from.
 pub fn renewal_page(host: &PluginHost, handover: Option<&str>) -> Response<HyperOutgoingBody> {
+    const TITLE: &str = "契約の継続手続（ポータル）";
     let Some(token) = handover else {
-        let mut response = html_response(
-            StatusCode::METHOD_NOT_ALLOWED,
-            layout(
-                "契約の継続手続（ポータル）",
-                "<p>継続手続きへの引き継ぎは、継続契約選択の画面からPOSTで届きます。</p><p><a href=\"/renewal\">継続契約選択へ</a></p>",
-            ),
-        );
+        let note = Note {
+            link: Some(("/renewal", "継続契約選択へ")),
+            ..Note::new(
+                TITLE,
+                &["継続手続きへの引き継ぎは、継続契約選択の画面からPOSTで届きます。"],
+            )
+        };
+        let mut response = page(StatusCode::METHOD_NOT_ALLOWED, note.render());
         response.headers_mut().insert(
             hyper::header::ALLOW,
             hyper::header::HeaderValue::from_static("POST"),
@@ -168,22 +197,27 @@ pub fn renewal_page(host: &PluginHost, handover: Option<&str>) -> Response<Hyper
             .customer_web_plugin_account()
             .call_redeem_handover(store, &token)
     });
-    let (status, body) = match redeemed {
-        Ok(Ok(Some(claim))) => (
-            StatusCode::OK,
-            format!(
-                "<p>ポータルの継続手続に引き継がれました。</p><dl><dt>お客さま番号</dt><dd>{}</dd><dt>証券番号</dt><dd>{}</dd><dt>代理店</dt><dd>{}</dd></dl>",
-                escape(&claim.customer_id),
-                escape(&claim.policy_number),
-                escape(claim.agent_code.as_deref().unwrap_or("-")),
-            ),
-        ),
-        Ok(Ok(None)) => (
+    match redeemed {
+        Ok(Ok(Some(claim))) => {
+            let claim_page = ClaimPage {
+                title: TITLE,
+                customer_id: &claim.customer_id,
+                policy_number: &claim.policy_number,
+                agent_code: claim.agent_code.as_deref().unwrap_or("-"),
+            };
+            page(StatusCode::OK, claim_page.render())
+        }
+        Ok(Ok(None)) => page(
             StatusCode::GONE,
-            "<p>この引き継ぎは使用済みか、有効期限が切れています。</p>".to_owned(),
+            Note::new(TITLE, &["この引き継ぎは使用済みか、有効期限が切れています。"]).render(),
         ),
-        Ok(Err(e)) => (StatusCode::SERVICE_UNAVAILABLE, escape(&format!("{e:?}"))),
-        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, escape(&format!("{e:#}"))),
-    };
-    html_response(status, layout("契約の継続手続（ポータル）", &body))
+        Ok(Err(e)) => page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            Note::new(TITLE, &[&format!("{e:?}")]).render(),
+        ),
+        Err(e) => page(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Note::new(TITLE, &[&format!("{e:#}")]).render(),
+        ),
+    }
 }

@@ -16,15 +16,18 @@
 //!   `http://customer-web.spin.internal`), and shows the claim.
 //!
 //! The pages are those of the wasmtime host's dev pages (host/src/dev.rs),
-//! with the same headers.
+//! rendered from askama templates (`templates/`), with the same headers:
+//! the Content-Security-Policy is customer-web-app's
+//! [`csp::INLINE_STYLE`].
 //!
 //! Like the host's, it answers only clients on loopback (Spin's
 //! `spin-client-addr` header); anyone else gets 404. Leave the component
 //! and its route out of a production manifest all the same.
 
-use std::fmt::Write as _;
 use std::net::SocketAddr;
 
+use askama::Template;
+use customer_web_app::csp;
 use customer_web_sql::SqlError;
 use customer_web_sql::outbox::{self, QueuedMessage};
 use customer_web_sql::spin_postgres::open_contract_database;
@@ -41,15 +44,16 @@ fn handle(request: Request) -> anyhow::Result<impl IntoResponse> {
 
 fn answer(request: &Request) -> Response {
     if !from_loopback(request) {
-        return page(404, "見つかりません", "<p>ページが見つかりません。</p>");
+        return note(404, "見つかりません", &["ページが見つかりません。"], None);
     }
     let path = request.path();
     if path == "/_dev/renewal" {
         if *request.method() != spin_sdk::http::Method::Post {
-            let mut response = page(
+            let mut response = note(
                 405,
                 "契約の継続手続（ポータル）",
-                "<p>継続手続きへの引き継ぎは、継続契約選択の画面からPOSTで届きます。</p><p><a href=\"/renewal\">継続契約選択へ</a></p>",
+                &["継続手続きへの引き継ぎは、継続契約選択の画面からPOSTで届きます。"],
+                Some(("/renewal", "継続契約選択へ")),
             );
             response.set_header("allow", "POST");
             return response;
@@ -57,7 +61,7 @@ fn answer(request: &Request) -> Response {
         return renewal_page(&String::from_utf8_lossy(request.body()));
     }
     if path != "/_dev/mail" && !path.starts_with("/_dev/mail/") {
-        return page(404, "見つかりません", "<p>ページが見つかりません。</p>");
+        return note(404, "見つかりません", &["ページが見つかりません。"], None);
     }
     let rest = request.path().trim_start_matches("/_dev/mail").trim_matches('/');
     let mut db = match open_contract_database() {
@@ -102,11 +106,14 @@ fn renewal_page(form: &str) -> Response {
         .unwrap_or_default();
     let secret = spin_sdk::variables::get("handover_secret").unwrap_or_default();
     if secret.is_empty() {
-        return page(
+        return note(
             503,
             TITLE,
-            "<p>引き継ぎは届きましたが、受け取れません：Spin 変数 <code>handover_secret</code> が空です。</p>\
-             <p><code>spin up --variable handover_secret=$(openssl rand -hex 32)</code> で起動してください。</p>",
+            &[
+                "引き継ぎは届きましたが、受け取れません：Spin 変数 handover_secret が空です。",
+                "spin up --variable handover_secret=$(openssl rand -hex 32) で起動してください。",
+            ],
+            None,
         );
     }
     let body = serde_json::json!({ "token": token }).to_string();
@@ -117,33 +124,36 @@ fn renewal_page(form: &str) -> Response {
         .build();
     let response: Response = match spin_sdk::http::run(spin_sdk::http::send(request)) {
         Ok(response) => response,
-        Err(e) => return page(503, TITLE, &escape(&format!("customer-web unreachable: {e}"))),
+        Err(e) => return note(503, TITLE, &[&format!("customer-web unreachable: {e}")], None),
     };
     let status = *response.status();
     let claim: serde_json::Value = serde_json::from_slice(response.body()).unwrap_or_default();
-    let field = |name: &str| escape(claim[name].as_str().unwrap_or("-"));
+    let field = |name: &str| claim[name].as_str().unwrap_or("-").to_owned();
     match status {
-        200 => page(
-            200,
-            TITLE,
-            &format!(
-                "<p>ポータルの継続手続に引き継がれました。</p><dl><dt>お客さま番号</dt><dd>{}</dd><dt>証券番号</dt><dd>{}</dd><dt>代理店</dt><dd>{}</dd></dl>",
-                field("customer_id"),
-                field("policy_number"),
-                field("agent_code"),
-            ),
-        ),
-        404 | 410 => page(
+        200 => {
+            let (customer_id, policy_number, agent_code) =
+                (field("customer_id"), field("policy_number"), field("agent_code"));
+            let claim_page = ClaimPage {
+                title: TITLE,
+                customer_id: &customer_id,
+                policy_number: &policy_number,
+                agent_code: &agent_code,
+            };
+            page(200, claim_page.render())
+        }
+        404 | 410 => note(
             410,
             TITLE,
-            "<p>この引き継ぎは使用済みか、有効期限が切れています。</p>",
+            &["この引き継ぎは使用済みか、有効期限が切れています。"],
+            None,
         ),
-        401 => page(
+        401 => note(
             503,
             TITLE,
-            "<p>customer-web が引き継ぎの受け取りを拒否しました（handover_secret が一致しません）。</p>",
+            &["customer-web が引き継ぎの受け取りを拒否しました（handover_secret が一致しません）。"],
+            None,
         ),
-        other => page(503, TITLE, &escape(&format!("customer-web answered {other}"))),
+        other => note(503, TITLE, &[&format!("customer-web answered {other}")], None),
     }
 }
 
@@ -157,107 +167,125 @@ fn from_loopback(request: &Request) -> bool {
 }
 
 fn list_page(messages: &[QueuedMessage]) -> Response {
-    let mut html = String::new();
-    for queued in messages {
-        let message = &queued.message;
-        let _ = write!(
-            html,
-            "<tr><td><a href=\"/_dev/mail/{id}\">#{id}</a></td><td>{to}</td><td>{subject}</td><td>{kind}</td><td>{state}</td></tr>",
-            id = queued.id,
-            to = escape(&message.to),
-            subject = escape(&message.subject),
-            kind = escape(&message.kind),
-            state = queued.state.as_str(),
-        );
-    }
-    if messages.is_empty() {
-        html.push_str("<tr><td colspan=\"5\">メールはまだありません。</td></tr>");
-    }
-    page(
-        200,
-        "開発用メールボックス",
-        &format!(
-            "<table><thead><tr><th>#</th><th>宛先</th><th>件名</th><th>種類</th><th>状態</th></tr></thead><tbody>{html}</tbody></table>"
-        ),
-    )
+    let list = MailboxPage {
+        title: "開発用メールボックス",
+        messages,
+    };
+    page(200, list.render())
 }
 
 fn message_page(queued: &QueuedMessage) -> Response {
-    let message = &queued.message;
-    // URLs become links: the developer's next step is opening the link.
-    let body: String = message
-        .text
-        .lines()
-        .map(|line| {
-            let trimmed = line.trim();
-            if (trimmed.starts_with("https://") || trimmed.starts_with("http://")) && !trimmed.contains(' ') {
-                format!("<a href=\"{0}\">{0}</a>\n", escape(trimmed))
-            } else {
-                format!("{}\n", escape(line))
-            }
-        })
-        .collect();
-    let last_error = queued
-        .last_error
-        .as_deref()
-        .map(|error| format!("<dt>最後のエラー</dt><dd>{}</dd>", escape(error)))
-        .unwrap_or_default();
-    page(
-        200,
-        &message.subject,
-        &format!(
-            "<p><a href=\"/_dev/mail\">← 一覧</a></p><dl><dt>宛先</dt><dd>{to}</dd><dt>件名</dt><dd>{subject}</dd><dt>種類</dt><dd>{kind}</dd><dt>状態</dt><dd>{state}（{attempts}回試行）</dd>{last_error}</dl><pre>{body}</pre>",
-            to = escape(&message.to),
-            subject = escape(&message.subject),
-            kind = escape(&message.kind),
-            state = queued.state.as_str(),
-            attempts = queued.attempts,
-        ),
-    )
+    page(200, MailPage::new(queued).render())
 }
 
 fn not_found() -> Response {
-    page(404, "見つかりません", "<p>そのメールはありません。</p>")
+    note(404, "見つかりません", &["そのメールはありません。"], None)
 }
 
 fn unavailable(error: &SqlError) -> Response {
-    page(503, "エラー", &escape(&error.0))
+    note(503, "エラー", &[&error.0], None)
 }
 
-/// A page with the headers of the wasmtime host's dev pages.
-fn page(status: u16, title: &str, body: &str) -> Response {
-    let html = format!(
-        "<!DOCTYPE html><html lang=\"ja\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{title}</title>\
-         <style>body{{font-family:sans-serif;margin:1rem;max-width:60rem}}table{{border-collapse:collapse;width:100%}}td,th{{border:1px solid #ccc;padding:.3rem;text-align:left}}pre{{white-space:pre-wrap;background:#f6f6f6;padding:1rem}}</style></head>\
-         <body><h1>{title}</h1>{body}</body></html>",
-        title = escape(title),
-    );
+/// The outbox: every message, newest first.
+#[derive(Template)]
+#[template(path = "mailbox.html")]
+struct MailboxPage<'a> {
+    title: &'a str,
+    messages: &'a [QueuedMessage],
+}
+
+/// One message, its links clickable: the developer's next step is
+/// opening the link.
+#[derive(Template)]
+#[template(path = "mail.html")]
+struct MailPage<'a> {
+    title: &'a str,
+    m: &'a QueuedMessage,
+    lines: Vec<Line<'a>>,
+}
+
+/// A line of a mail's text; a line that is one URL is a link.
+struct Line<'a> {
+    text: &'a str,
+    link: bool,
+}
+
+impl<'a> MailPage<'a> {
+    fn new(m: &'a QueuedMessage) -> Self {
+        let lines = m
+            .message
+            .text
+            .lines()
+            .map(|line| {
+                let trimmed = line.trim();
+                if (trimmed.starts_with("https://") || trimmed.starts_with("http://"))
+                    && !trimmed.contains(' ')
+                {
+                    Line {
+                        text: trimmed,
+                        link: true,
+                    }
+                } else {
+                    Line {
+                        text: line,
+                        link: false,
+                    }
+                }
+            })
+            .collect();
+        MailPage {
+            title: &m.message.subject,
+            m,
+            lines,
+        }
+    }
+}
+
+/// A page that says something, and may lead somewhere.
+#[derive(Template)]
+#[template(path = "note.html")]
+struct Note<'a> {
+    title: &'a str,
+    paragraphs: &'a [&'a str],
+    link: Option<(&'a str, &'a str)>,
+}
+
+/// The claim the portal's renewal procedure was handed.
+#[derive(Template)]
+#[template(path = "claim.html")]
+struct ClaimPage<'a> {
+    title: &'a str,
+    customer_id: &'a str,
+    policy_number: &'a str,
+    agent_code: &'a str,
+}
+
+fn note(status: u16, title: &str, paragraphs: &[&str], link: Option<(&str, &str)>) -> Response {
+    let note = Note {
+        title,
+        paragraphs,
+        link,
+    };
+    page(status, note.render())
+}
+
+/// A rendered page with the headers of the wasmtime host's dev pages; a
+/// page that fails to render says so.
+fn page(status: u16, html: askama::Result<String>) -> Response {
+    let (status, html) = match html {
+        Ok(html) => (status, html),
+        Err(_) => (
+            500,
+            "<!DOCTYPE html><title>dev page</title><p>The page failed to render.</p>".to_owned(),
+        ),
+    };
     Response::builder()
         .status(status)
         .header("content-type", "text/html; charset=utf-8")
         .header("cache-control", "no-store")
         .header("x-content-type-options", "nosniff")
         .header("referrer-policy", "no-referrer")
-        .header(
-            "content-security-policy",
-            "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'",
-        )
+        .header("content-security-policy", csp::INLINE_STYLE)
         .body(html)
         .build()
-}
-
-/// HTML-escapes text for element content and attribute values.
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
