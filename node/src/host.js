@@ -362,6 +362,8 @@ export class Capabilities {
       'wasi:io/poll': io.poll,
       'wasi:io/streams': io.streams,
       'wasi:random/random': random.random,
+      // The seed of Rust's hash maps (the http crate's header maps).
+      'wasi:random/insecure-seed': random.insecureSeed,
     };
   }
 }
