@@ -418,7 +418,7 @@ fn refused(api: bool, refusal: Refusal) -> Response<HyperOutgoingBody> {
         own_response(
             status,
             "application/json",
-            "default-src 'none'; frame-ancestors 'none'; base-uri 'none'",
+            customer_web_app::csp::API,
             body.to_string(),
         )
     } else {
@@ -529,7 +529,7 @@ fn api_host_error(cause: &str) -> Response<HyperOutgoingBody> {
     own_response(
         StatusCode::INTERNAL_SERVER_ERROR,
         "application/json",
-        "default-src 'none'; frame-ancestors 'none'; base-uri 'none'",
+        customer_web_app::csp::API,
         "{\"error\":\"internal\"}".to_owned(),
     )
 }
@@ -539,7 +539,7 @@ pub fn html_response(status: StatusCode, html: String) -> Response<HyperOutgoing
     own_response(
         status,
         "text/html; charset=utf-8",
-        "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'",
+        customer_web_app::csp::INLINE_STYLE,
         html,
     )
 }
