@@ -26,8 +26,8 @@
 
 use std::net::SocketAddr;
 
-use askama::Template;
 use customer_web_app::csp;
+use customer_web_dev_pages as pages;
 use customer_web_sql::SqlError;
 use customer_web_sql::outbox::{self, QueuedMessage};
 use customer_web_sql::spin_postgres::open_contract_database;
@@ -99,7 +99,7 @@ const CUSTOMER_WEB: &str = "http://customer-web.spin.internal";
 /// hand-over once, as the portal's renewal procedure would, and shows
 /// what it was handed.
 fn renewal_page(form: &str) -> Response {
-    const TITLE: &str = "契約の継続手続（ポータル）";
+    const TITLE: &str = pages::RENEWAL_TITLE;
     let token = form
         .split('&')
         .find_map(|pair| pair.strip_prefix("handover="))
@@ -133,13 +133,7 @@ fn renewal_page(form: &str) -> Response {
         200 => {
             let (customer_id, policy_number, agent_code) =
                 (field("customer_id"), field("policy_number"), field("agent_code"));
-            let claim_page = ClaimPage {
-                title: TITLE,
-                customer_id: &customer_id,
-                policy_number: &policy_number,
-                agent_code: &agent_code,
-            };
-            page(200, claim_page.render())
+            page(200, pages::claim(&customer_id, &policy_number, &agent_code))
         }
         404 | 410 => note(
             410,
@@ -167,15 +161,11 @@ fn from_loopback(request: &Request) -> bool {
 }
 
 fn list_page(messages: &[QueuedMessage]) -> Response {
-    let list = MailboxPage {
-        title: "開発用メールボックス",
-        messages,
-    };
-    page(200, list.render())
+    page(200, pages::mailbox(messages))
 }
 
 fn message_page(queued: &QueuedMessage) -> Response {
-    page(200, MailPage::new(queued).render())
+    page(200, pages::mail(queued))
 }
 
 fn not_found() -> Response {
@@ -186,87 +176,8 @@ fn unavailable(error: &SqlError) -> Response {
     note(503, "エラー", &[&error.0], None)
 }
 
-/// The outbox: every message, newest first.
-#[derive(Template)]
-#[template(path = "mailbox.html")]
-struct MailboxPage<'a> {
-    title: &'a str,
-    messages: &'a [QueuedMessage],
-}
-
-/// One message, its links clickable: the developer's next step is
-/// opening the link.
-#[derive(Template)]
-#[template(path = "mail.html")]
-struct MailPage<'a> {
-    title: &'a str,
-    m: &'a QueuedMessage,
-    lines: Vec<Line<'a>>,
-}
-
-/// A line of a mail's text; a line that is one URL is a link.
-struct Line<'a> {
-    text: &'a str,
-    link: bool,
-}
-
-impl<'a> MailPage<'a> {
-    fn new(m: &'a QueuedMessage) -> Self {
-        let lines = m
-            .message
-            .text
-            .lines()
-            .map(|line| {
-                let trimmed = line.trim();
-                if (trimmed.starts_with("https://") || trimmed.starts_with("http://"))
-                    && !trimmed.contains(' ')
-                {
-                    Line {
-                        text: trimmed,
-                        link: true,
-                    }
-                } else {
-                    Line {
-                        text: line,
-                        link: false,
-                    }
-                }
-            })
-            .collect();
-        MailPage {
-            title: &m.message.subject,
-            m,
-            lines,
-        }
-    }
-}
-
-/// A page that says something, and may lead somewhere.
-#[derive(Template)]
-#[template(path = "note.html")]
-struct Note<'a> {
-    title: &'a str,
-    paragraphs: &'a [&'a str],
-    link: Option<(&'a str, &'a str)>,
-}
-
-/// The claim the portal's renewal procedure was handed.
-#[derive(Template)]
-#[template(path = "claim.html")]
-struct ClaimPage<'a> {
-    title: &'a str,
-    customer_id: &'a str,
-    policy_number: &'a str,
-    agent_code: &'a str,
-}
-
 fn note(status: u16, title: &str, paragraphs: &[&str], link: Option<(&str, &str)>) -> Response {
-    let note = Note {
-        title,
-        paragraphs,
-        link,
-    };
-    page(status, note.render())
+    page(status, pages::note(title, paragraphs, link))
 }
 
 /// A rendered page with the headers of the wasmtime host's dev pages; a
@@ -274,10 +185,7 @@ fn note(status: u16, title: &str, paragraphs: &[&str], link: Option<(&str, &str)
 fn page(status: u16, html: askama::Result<String>) -> Response {
     let (status, html) = match html {
         Ok(html) => (status, html),
-        Err(_) => (
-            500,
-            "<!DOCTYPE html><title>dev page</title><p>The page failed to render.</p>".to_owned(),
-        ),
+        Err(_) => (500, pages::RENDER_FAILED.to_owned()),
     };
     Response::builder()
         .status(status)
