@@ -3,84 +3,116 @@
 
 use customer_web_e2e::common;
 
-use std::collections::BTreeSet;
+use std::path::Path;
 
 use common::{Backend, CONTACT, Harness, KEYWORD, PASSWORD};
 use customer_web_host::bindings::exports::customer_web::plugin::types::FlowError;
 use customer_web_host::plugin::EMBEDDED_COMPONENT;
 use customer_web_host::{Capabilities, HostOptions, PluginHost};
+use wit_parser::{ManglingAndAbi, Resolve, WorldId};
 
-/// What the component may import: its capabilities, the types of the
-/// incoming HTTP requests it answers, and what Rust's standard library
-/// asks of WASI (clocks, random, the hash-map seed the `http` crate's
-/// header maps take, stdio, environment, exit). No filesystem,
-/// no sockets, no outgoing HTTP.
-const ALLOWED_IMPORTS: &[&str] = &[
-    "customer-web:plugin/types",
-    "customer-web:plugin/storage",
-    "customer-web:plugin/mail",
-    "customer-web:plugin/directory",
-    "customer-web:plugin/config",
-    "customer-web:plugin/audit",
-    "wasi:http/types",
-    "wasi:clocks/wall-clock",
-    "wasi:clocks/monotonic-clock",
-    "wasi:random/random",
-    "wasi:random/insecure-seed",
-    "wasi:io/error",
-    "wasi:io/streams",
-    "wasi:io/poll",
-    "wasi:cli/environment",
-    "wasi:cli/exit",
-    "wasi:cli/stdin",
-    "wasi:cli/stdout",
-    "wasi:cli/stderr",
-    "wasi:cli/terminal-input",
-    "wasi:cli/terminal-output",
-    "wasi:cli/terminal-stdin",
-    "wasi:cli/terminal-stdout",
-    "wasi:cli/terminal-stderr",
-];
-
-fn component_interfaces() -> (Vec<String>, Vec<String>) {
-    let (imports, exports) = common::spin::interfaces(EMBEDDED_COMPONENT);
-    (imports.into_iter().collect(), exports.into_iter().collect())
+/// `wit/` (the contract and its vendored WASI) and its world `component`:
+/// what the built component may import and must export.
+fn component_world() -> (Resolve, WorldId) {
+    let mut resolve = Resolve::default();
+    let wit = Path::new(env!("CARGO_MANIFEST_DIR")).join("../wit");
+    let (package, _) = resolve.push_dir(&wit).expect("wit/ parses with its deps");
+    let world = resolve
+        .select_world(&[package], Some("component"))
+        .expect("wit/ has a world `component`");
+    (resolve, world)
 }
 
+/// A component of `world`'s shape (every import imported, every export
+/// exported) whose functions do nothing, as `wasm-tools` makes them.
+fn dummy_component(resolve: &Resolve, world: WorldId) -> Vec<u8> {
+    let mut module = wit_component::dummy_module(resolve, world, ManglingAndAbi::Standard32);
+    wit_component::embed_component_metadata(&mut module, resolve, world, wit_component::StringEncoding::UTF8)
+        .expect("metadata embeds");
+    wit_component::ComponentEncoder::default()
+        .module(&module)
+        .expect("a dummy module")
+        .validate(true)
+        .encode()
+        .expect("the dummy encodes as a component")
+}
+
+/// The built component conforms to `wit/`'s world `component`: it imports
+/// nothing the world does not (its capabilities, and of WASI 0.2 only
+/// clocks, random, io, the standard library's `wasi:cli` and
+/// `wasi:http/types`: no filesystem, no sockets, no outgoing HTTP) and
+/// exports everything it does (the flows and `wasi:http/incoming-handler`).
 #[test]
-fn the_component_imports_only_its_capabilities_and_harmless_wasi() {
-    let (imports, exports) = component_interfaces();
-    let unversioned: BTreeSet<String> = imports
-        .iter()
-        .map(|i| i.split('@').next().unwrap_or(i).to_owned())
-        .collect();
-    let allowed: BTreeSet<String> = ALLOWED_IMPORTS.iter().map(|s| s.to_string()).collect();
-    let extra: Vec<_> = unversioned.difference(&allowed).collect();
-    assert!(
-        extra.is_empty(),
-        "unexpected imports: {extra:?}\nall imports: {imports:#?}"
-    );
-    for forbidden in ["wasi:filesystem", "wasi:sockets", "wasi:http/outgoing-handler"] {
-        assert!(
-            !imports.iter().any(|i| i.starts_with(forbidden)),
-            "{forbidden} imported"
-        );
+fn the_component_targets_its_world() {
+    let (resolve, world) = component_world();
+    if let Err(e) = wit_component::targets(&resolve, world, EMBEDDED_COMPONENT) {
+        let (imports, _) = common::spin::interfaces(EMBEDDED_COMPONENT);
+        panic!("the component does not target wit/'s world `component`: {e:#}\nits imports: {imports:#?}");
     }
+    // The world lets a component leave an import out; this one uses every
+    // capability.
+    let (imports, _) = common::spin::interfaces(EMBEDDED_COMPONENT);
     for capability in ["storage", "mail", "directory", "config", "audit"] {
-        let name = format!("customer-web:plugin/{capability}");
-        assert!(unversioned.contains(&name), "{name} not imported");
+        let name = format!("customer-web:plugin/{capability}@0.1.0");
+        assert!(imports.contains(&name), "{name} not imported");
     }
-    let exports: BTreeSet<_> = exports
+    println!("component imports:\n  {}", Vec::from_iter(imports).join("\n  "));
+}
+
+/// The check has teeth: a component of the world's shape passes it, and the
+/// same component importing any interface of `wasi:filesystem` or
+/// `wasi:sockets`, or `wasi:http/outgoing-handler`, fails it with a message
+/// naming that import.
+#[test]
+fn a_component_importing_files_sockets_or_outgoing_http_fails_the_world_check() {
+    let (resolve, world) = component_world();
+    let own_shape = dummy_component(&resolve, world);
+    wit_component::targets(&resolve, world, &own_shape)
+        .expect("a component of the world's own shape targets it");
+    let (allowed, _) = common::spin::interfaces(&own_shape);
+    let forbidden: Vec<String> = resolve
+        .interfaces
         .iter()
-        .map(|e| e.split('@').next().unwrap_or(e).to_owned())
+        .filter_map(|(id, _)| resolve.id_of(id))
+        .filter(|name| {
+            name.starts_with("wasi:filesystem/")
+                || name.starts_with("wasi:sockets/")
+                || name.starts_with("wasi:http/outgoing-handler@")
+        })
         .collect();
-    for flow in ["enrollment", "link", "credentials", "recovery", "account"] {
-        assert!(
-            exports.contains(&format!("customer-web:plugin/{flow}")),
-            "{flow} not exported"
+    assert!(
+        forbidden.len() >= 10,
+        "the WASI deps hold the forbidden interfaces: {forbidden:?}"
+    );
+    for name in &forbidden {
+        // A world `intruder`: `component` plus the one import.
+        let mut resolve = resolve.clone();
+        let source = format!(
+            "package test:intruder;\nworld intruder {{\n  include customer-web:plugin/component@0.1.0;\n  import {name};\n}}\n"
         );
+        let package = resolve
+            .push_str("intruder.wit", &source)
+            .expect("intruder.wit parses");
+        let intruder = resolve
+            .select_world(&[package], Some("intruder"))
+            .expect("world intruder");
+        let wasm = dummy_component(&resolve, intruder);
+        // What it imports beyond the world (`name`, and what `name` uses).
+        let (imports, _) = common::spin::interfaces(&wasm);
+        let beyond: Vec<&String> = imports.iter().filter(|i| !allowed.contains(*i)).collect();
+        assert!(beyond.contains(&name), "the intruder imports {name}: {imports:?}");
+        let Err(error) = wit_component::targets(&resolve, world, &wasm) else {
+            panic!("a component importing {name} passes the check");
+        };
+        let message = format!("{error:#}");
+        assert!(
+            beyond
+                .iter()
+                .any(|i| message.contains(&format!("missing import named `{i}`"))),
+            "the failure names what {name} brings in ({beyond:?}): {message}"
+        );
+        println!("{name}: {message}");
     }
-    println!("component imports:\n  {}", imports.join("\n  "));
 }
 
 fn race_one_link(backend: Backend) {
