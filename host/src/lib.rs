@@ -34,6 +34,7 @@ mod imports;
 pub mod link;
 pub mod mail;
 pub mod plugin;
+pub mod precompiled;
 pub mod serve;
 pub mod storage;
 

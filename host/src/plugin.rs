@@ -17,10 +17,9 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use anyhow::Context;
-use wasmtime::component::{Component, Linker};
+use wasmtime::component::Linker;
 use wasmtime::{
-    Cache, CacheConfig, Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store,
-    StoreLimitsBuilder,
+    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, StoreLimitsBuilder,
 };
 
 use wasmtime_wasi_http::p2::bindings::http::types::{ErrorCode, Scheme};
@@ -47,7 +46,9 @@ pub struct HostOptions {
     /// Instances alive at once; further calls wait their turn. Each may
     /// hold `memory_limit` of memory, so this bounds the host's memory.
     pub max_concurrent: usize,
-    /// Where compiled code is cached between runs; `None` disables it.
+    /// Where the compiled component is kept between runs, to be mapped
+    /// instead of compiled at the next start ([`crate::precompiled`]);
+    /// `None`: compiled at every start.
     pub cache_dir: Option<PathBuf>,
 }
 
@@ -157,21 +158,10 @@ impl PluginHost {
             (imports.pool)(&mut pool, slots);
         }
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-        if let Some(dir) = &options.cache_dir {
-            let mut cache = CacheConfig::new();
-            cache.with_directory(dir);
-            config.cache(Some(
-                Cache::new(cache)
-                    .map_err(anyhow::Error::from)
-                    .context("opening the compilation cache")?,
-            ));
-        }
         let engine = Engine::new(&config)
             .map_err(anyhow::Error::from)
             .context("creating the wasmtime engine")?;
-        let component = Component::new(&engine, wasm)
-            .map_err(anyhow::Error::from)
-            .context("compiling the component")?;
+        let component = crate::precompiled::component(&engine, wasm, options.cache_dir.as_deref())?;
 
         let mut linker = Linker::<HostCtx>::new(&engine);
         match &imports {

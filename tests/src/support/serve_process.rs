@@ -9,8 +9,10 @@ use std::time::{Duration, Instant};
 
 use super::browser::Browser;
 
-/// The `customer-web` binary of this build (`target/<profile>/`), built
-/// first if this test run did not build it.
+/// The `customer-web` binary of this build (`target/<profile>/`), brought
+/// up to date first, once per test binary: `cargo test` builds another
+/// package's binary only when it is missing, and a binary left by an
+/// earlier build would test old code.
 pub fn binary() -> PathBuf {
     static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     BUILT
@@ -21,20 +23,18 @@ pub fn binary() -> PathBuf {
                 .and_then(Path::parent)
                 .expect("target/<profile>/deps");
             let binary = profile_dir.join("customer-web");
-            if !binary.exists() {
-                let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-                let release = profile_dir.file_name().is_some_and(|name| name == "release");
-                let status = Command::new(cargo)
-                    .args(["build", "--package", "customer-web-host", "--bin", "customer-web"])
-                    .args(release.then_some("--release"))
-                    .current_dir(env!("CARGO_MANIFEST_DIR"))
-                    .status()
-                    .expect("cargo build");
-                assert!(
-                    status.success() && binary.exists(),
-                    "building customer-web failed"
-                );
-            }
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            let release = profile_dir.file_name().is_some_and(|name| name == "release");
+            let status = Command::new(cargo)
+                .args(["build", "--package", "customer-web-host", "--bin", "customer-web"])
+                .args(release.then_some("--release"))
+                .current_dir(env!("CARGO_MANIFEST_DIR"))
+                .status()
+                .expect("cargo build");
+            assert!(
+                status.success() && binary.exists(),
+                "building customer-web failed"
+            );
             binary
         })
         .clone()
