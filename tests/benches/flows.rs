@@ -46,6 +46,13 @@ const LOAD_WARM_ITERS: usize = 20;
 /// A cold compile takes about a second; the load that fills the cache beforehand
 /// already warmed the process, so these are timed without a warm-up.
 const LOAD_COLD_ITERS: usize = 5;
+/// `customer-web serve` started afresh this many times on one data
+/// directory, after a first start that compiled and kept the component.
+const START_WARMUP: usize = 2;
+const START_ITERS: usize = 20;
+/// The bar for a start from a warm data directory: process start to the
+/// first answer.
+const START_LIMIT: Duration = Duration::from_millis(5);
 
 /// Agent code of every benchmarked flow (the entry link of an agent's page).
 const AGENT: &str = "AG001";
@@ -56,7 +63,7 @@ fn main() {
 
     // Loads come before the calls: the warm-cache loads need a cache filled
     // by a load of their own, and the calls below reuse that cache.
-    eprintln!("component load, cold and from a warm cache …");
+    eprintln!("component load, compiled and from the precompiled file …");
     let cache = tempfile::tempdir().expect("temp dir");
     let (warm, cold) = loads(cache.path());
 
@@ -107,7 +114,7 @@ fn main() {
         vec![Limit::none("the hash-bound ceiling")],
     );
     table.row(
-        "component load, warm cache (PluginHost::new)",
+        "component load, precompiled file kept (PluginHost::new)",
         &warm,
         vec![Limit::sample(
             "cold compile, no cache",
@@ -254,6 +261,22 @@ fn main() {
         ],
     );
 
+    // The whole start of the binary users run: process start, capabilities
+    // (SQLite, the directory), the precompiled component mapped, the
+    // server bound, and `GET /` answered.
+    eprintln!("serve: process start to the first answer …");
+    let data = tempfile::tempdir().expect("temp dir");
+    let first = first_answer(data.path());
+    let [start] = measure(START_WARMUP, START_ITERS, 1, [&mut |_| first_answer(data.path())]);
+    table.row(
+        "serve: process start to first answer, warm data dir",
+        &start,
+        vec![
+            Limit::value("the bar", START_LIMIT, ratio(start.p50(), START_LIMIT)),
+            Limit::value("first start (compiles)", first, ratio(start.p50(), first)),
+        ],
+    );
+
     table.print();
     println!(
         "\nn+w = timed iterations + untimed warm-up; p50/p99 by nearest rank; figures set side by side \
@@ -283,6 +306,45 @@ fn loads(cache: &Path) -> (Sample, Sample) {
     let [warm] = measure(LOAD_WARM_WARMUP, LOAD_WARM_ITERS, 1, [&mut |_| load(Some(cache))]);
     let [cold] = measure(0, LOAD_COLD_ITERS, 1, [&mut |_| load(None)]);
     (warm, cold)
+}
+
+/// `customer-web --data-dir DATA serve --dev` from process start until it
+/// has answered `GET /` with 200; the process is stopped afterwards.
+fn first_answer(data: &Path) -> Duration {
+    use std::io::{Read, Write};
+    let binary = customer_web_e2e::support::serve_process::binary();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a loopback port")
+        .port();
+    let address = format!("127.0.0.1:{port}");
+    let began = Instant::now();
+    let mut child = std::process::Command::new(binary)
+        .arg("--data-dir")
+        .arg(data)
+        .args(["serve", "--dev", "--listen", &address])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("customer-web serve");
+    let took = loop {
+        assert!(began.elapsed() < Duration::from_secs(30), "serve never answered");
+        let Ok(mut stream) = std::net::TcpStream::connect(&address) else {
+            std::thread::sleep(Duration::from_micros(200));
+            continue;
+        };
+        let mut head = [0u8; 12];
+        let answered = stream
+            .write_all(b"GET / HTTP/1.0\r\nHost: bench\r\n\r\n")
+            .and_then(|()| stream.read_exact(&mut head))
+            .is_ok();
+        if answered && head.ends_with(b" 200") {
+            break began.elapsed();
+        }
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    took
 }
 
 /// A flow through screens 1 and 2, ready for the contact step.
