@@ -1,17 +1,18 @@
-//! The wasmtime host of customer-web: it runs the customer-web component
-//! and supplies its capabilities — versioned storage (SQLite, PostgreSQL
-//! or memory), a durable mail outbox, the insurer's directory,
-//! configuration and the audit trail — and carries the `customer-web`
-//! command.
+//! The wasmtime host of customer-web, as a library: it runs the
+//! customer-web component and supplies its capabilities — versioned
+//! storage (SQLite, PostgreSQL or memory), a durable mail outbox, the
+//! insurer's directory, configuration and the audit trail. The
+//! `customer-web` command (`cli/`) is built on it.
 //!
-//! As a library it links the capabilities into an embedder's own
-//! `Linker<T>` ([`add_to_linker`], [`add_wasi_to_linker`], see
-//! [`link`]); [`PluginHost`] is that with an engine around it:
+//! It links the capabilities into an embedder's own `Linker<T>`
+//! ([`add_to_linker`], [`add_wasi_to_linker`], see [`link`]);
+//! [`PluginHost`] is that with an engine around it:
 //!
 //! ```no_run
 //! use customer_web_host::{Capabilities, HostOptions, PluginHost};
 //!
-//! let host = PluginHost::embedded(Capabilities::in_memory(), HostOptions::default())?;
+//! let wasm = std::fs::read("customer_web_component.wasm")?;
+//! let host = PluginHost::new(&wasm, Capabilities::in_memory(), HostOptions::default())?;
 //! let flow = host.call(|plugin, store| plugin.customer_web_plugin_enrollment().call_start(store, Some("AG001")))?;
 //! assert!(flow.is_ok());
 //! # anyhow::Ok(())

@@ -136,10 +136,11 @@ fn keep(component: &Component, dir: &Path, path: &PathBuf) -> anyhow::Result<()>
     Ok(())
 }
 
-#[cfg(all(test, feature = "embedded"))]
+#[cfg(test)]
 mod tests {
+    use customer_web_artifacts::COMPONENT as EMBEDDED_COMPONENT;
+
     use super::*;
-    use crate::plugin::EMBEDDED_COMPONENT;
 
     fn cwasm(dir: &Path) -> Vec<PathBuf> {
         std::fs::read_dir(dir)

@@ -5,7 +5,7 @@
 //
 // The component is $CUSTOMER_WEB_WASM, by default the file the Rust host
 // embeds: ../target/guest/wasm32-wasip2/release/customer_web_component.wasm
-// (built by `cargo build -p customer-web-host`).
+// (built by `cargo build -p customer-web-artifacts`).
 
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';

@@ -39,7 +39,7 @@ fn the_embedded_component_runs_on_node_with_javascript_capabilities() {
     ));
     assert_eq!(
         on_disk, embedded,
-        "{WASM} differs from the component the host embeds: rebuild with `cargo build -p customer-web-host`"
+        "{WASM} differs from the component the host embeds: rebuild with `cargo build -p customer-web-artifacts`"
     );
 
     npm_ci_when_stale(&dir);

@@ -5,12 +5,11 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 
-/// The component the host library embeds, written where the portal loads
-/// it from.
+/// The component, written where the portal loads it from.
 fn component() -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("customer_web_component.wasm");
-    std::fs::write(&path, customer_web_host::plugin::EMBEDDED_COMPONENT).expect("component written");
+    std::fs::write(&path, customer_web_artifacts::COMPONENT).expect("component written");
     (dir, path)
 }
 

@@ -26,7 +26,7 @@ pub fn binary() -> PathBuf {
             let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
             let release = profile_dir.file_name().is_some_and(|name| name == "release");
             let status = Command::new(cargo)
-                .args(["build", "--package", "customer-web-host", "--bin", "customer-web"])
+                .args(["build", "--package", "customer-web", "--bin", "customer-web"])
                 .args(release.then_some("--release"))
                 .current_dir(env!("CARGO_MANIFEST_DIR"))
                 .status()
