@@ -29,6 +29,7 @@ use customer_web_host::directory::FileDirectory;
 use customer_web_host::mail::{DeliveryState, QueuedMessage};
 use customer_web_host::{Capabilities, HostOptions};
 use support::browser::{Browser, Server};
+use support::node::{node, npm_ci_when_stale, on_path};
 use support::spin_app::SpinApp;
 use support::walks::post_json;
 
@@ -204,8 +205,14 @@ fn prepared() -> &'static (PathBuf, PathBuf) {
     READY.get_or_init(|| {
         let chromium = chromium();
         ensure_japanese_fonts();
-        let node = node();
-        npm_ci_when_stale(&Path::new(env!("CARGO_MANIFEST_DIR")).join("browser"));
+        let node = node(
+            "the browser walk needs Node.js 20 or later with npm on PATH \
+             (Debian: `apt-get install nodejs npm`, or https://nodejs.org/)",
+        );
+        npm_ci_when_stale(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("browser"),
+            "playwright-core",
+        );
         (chromium, node)
     })
 }
@@ -423,13 +430,6 @@ fn run_with_deadline(mut command: Command, deadline: Duration) -> (bool, String)
 
 // --- what the walk needs from the machine ---------------------------------
 
-fn on_path(program: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(program))
-        .find(|candidate| candidate.is_file())
-}
-
 fn find_chromium() -> Option<PathBuf> {
     let system = PathBuf::from("/usr/bin/chromium");
     if system.is_file() {
@@ -506,54 +506,4 @@ fn ensure_japanese_fonts() {
         "browser walk: WARNING: no Japanese font found (fc-list :lang=ja); screenshots will show boxes \
          for Japanese text: install fonts-noto-cjk"
     );
-}
-
-/// Node.js 20 or later, with npm.
-fn node() -> PathBuf {
-    const NEEDS: &str = "the browser walk needs Node.js 20 or later with npm on PATH \
-                         (Debian: `apt-get install nodejs npm`, or https://nodejs.org/)";
-    let node = on_path("node").unwrap_or_else(|| panic!("{NEEDS}: no `node` found"));
-    on_path("npm").unwrap_or_else(|| panic!("{NEEDS}: no `npm` found"));
-    let version = Command::new(&node)
-        .arg("--version")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-        .unwrap_or_default();
-    let major: u32 = version
-        .trim_start_matches('v')
-        .split('.')
-        .next()
-        .and_then(|m| m.parse().ok())
-        .unwrap_or(0);
-    assert!(major >= 20, "{NEEDS}: found node {version:?}");
-    node
-}
-
-/// `npm ci` in `dir` when its `node_modules` is missing or was installed
-/// from another `package-lock.json` (a copy kept beside the modules tells).
-fn npm_ci_when_stale(dir: &Path) {
-    let lock = std::fs::read(dir.join("package-lock.json")).expect("tests/browser/package-lock.json");
-    let modules = dir.join("node_modules");
-    let stamp = modules.join(".customer-web-package-lock.json");
-    let installed = modules.join("playwright-core").join("package.json").is_file();
-    if installed && std::fs::read(&stamp).is_ok_and(|s| s == lock) {
-        return;
-    }
-    eprintln!(
-        "browser walk: npm ci in {} (node_modules missing or from another package-lock.json)",
-        dir.display()
-    );
-    let status = Command::new("npm")
-        .args(["ci", "--no-audit", "--no-fund", "--ignore-scripts"])
-        .current_dir(dir)
-        .env("npm_config_update_notifier", "false")
-        .stdin(Stdio::null())
-        .status()
-        .expect("run npm");
-    assert!(
-        status.success(),
-        "npm ci in {} failed ({status}): is the npm registry reachable?",
-        dir.display()
-    );
-    std::fs::write(&stamp, &lock).expect("write the install stamp");
 }

@@ -14,6 +14,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+use customer_web_e2e::support::node::{node, npm_ci_when_stale};
 use customer_web_host::plugin::EMBEDDED_COMPONENT;
 use sha2::{Digest, Sha256};
 
@@ -30,7 +31,10 @@ fn node_dir() -> PathBuf {
 #[test]
 fn the_embedded_component_runs_on_node_with_javascript_capabilities() {
     let dir = node_dir();
-    require_node();
+    node(
+        "the Node.js host test needs Node.js 20 or later with npm on PATH \
+         (https://nodejs.org/; Debian 12's own nodejs is 18, too old)",
+    );
 
     // The file node transpiles must be the bytes compiled into the host.
     let embedded = hex::encode(Sha256::digest(EMBEDDED_COMPONENT));
@@ -42,7 +46,7 @@ fn the_embedded_component_runs_on_node_with_javascript_capabilities() {
         "{WASM} differs from the component the host embeds: rebuild with `cargo build -p customer-web-artifacts`"
     );
 
-    npm_ci_when_stale(&dir);
+    npm_ci_when_stale(&dir, "@bytecodealliance/jco");
     let transpiled = run(Command::new("npm").args(["run", "--silent", "transpile"]), &dir);
     check("npm run transpile", &transpiled);
 
@@ -95,46 +99,4 @@ fn check(what: &str, output: &Output) {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
-}
-
-/// Node.js 20 or later, with npm; a clear failure otherwise.
-fn require_node() {
-    const NEEDS: &str = "the Node.js host test needs Node.js 20 or later with npm on PATH \
-                         (https://nodejs.org/; Debian 12's own nodejs is 18, too old)";
-    let version = Command::new("node")
-        .arg("--version")
-        .output()
-        .unwrap_or_else(|e| panic!("{NEEDS}: `node --version`: {e}"));
-    let version = String::from_utf8_lossy(&version.stdout).trim().to_owned();
-    let major: u32 = version
-        .trim_start_matches('v')
-        .split('.')
-        .next()
-        .and_then(|m| m.parse().ok())
-        .unwrap_or(0);
-    assert!(major >= 20, "{NEEDS}: found node {version:?}");
-    let npm = Command::new("npm").arg("--version").output();
-    assert!(npm.is_ok_and(|o| o.status.success()), "{NEEDS}: no working `npm`");
-}
-
-/// `npm ci` in `dir` when its `node_modules` is missing or was installed
-/// from another `package-lock.json` (a copy kept beside the modules tells).
-fn npm_ci_when_stale(dir: &Path) {
-    let lock = std::fs::read(dir.join("package-lock.json")).expect("node/package-lock.json");
-    let modules = dir.join("node_modules");
-    let stamp = modules.join(".customer-web-package-lock.json");
-    let installed = modules.join("@bytecodealliance/jco/package.json").is_file();
-    if installed && std::fs::read(&stamp).is_ok_and(|s| s == lock) {
-        return;
-    }
-    eprintln!(
-        "node host: npm ci in {} (node_modules missing or from another package-lock.json)",
-        dir.display()
-    );
-    let output = run(
-        Command::new("npm").args(["ci", "--no-audit", "--no-fund", "--ignore-scripts"]),
-        dir,
-    );
-    check("npm ci (is the npm registry reachable?)", &output);
-    std::fs::write(&stamp, &lock).expect("write the install stamp");
 }

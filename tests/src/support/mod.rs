@@ -1,4 +1,5 @@
 pub mod browser;
+pub mod node;
 pub mod relay;
 pub mod serve_process;
 pub mod smtp;
