@@ -267,6 +267,9 @@ async fn admit_and_call(
     let api = path.starts_with("/api/");
     let method = request.method().as_str().to_owned();
     let now = std::time::Instant::now();
+    if request.uri().authority().is_none() && !request.headers().contains_key(hyper::header::HOST) {
+        return refused(api, Refusal::NoHost);
+    }
     let may_hash = guard::may_hash(&method, &path);
     if guard::starts_flow(&method, &path)
         && let Err(seconds) = admission.flow_buckets.take(client, now)
@@ -302,6 +305,9 @@ async fn admit_and_call(
 /// Why the host answered a request itself.
 #[derive(Debug, PartialEq, Eq)]
 enum Refusal {
+    /// No `Host` (an HTTP/1.0 request may leave it out), so no URL the
+    /// component could be handed (400).
+    NoHost,
     /// The body did not arrive in time (408).
     Slow,
     /// The body broke off (400).
@@ -381,6 +387,13 @@ pub fn with_client_address<B>(mut request: Request<B>, client: std::net::IpAddr)
 /// elsewhere.
 fn refused(api: bool, refusal: Refusal) -> Response<HyperOutgoingBody> {
     let (status, code, title, text, retry) = match refusal {
+        Refusal::NoHost => (
+            StatusCode::BAD_REQUEST,
+            "bad-request",
+            "受け付けできませんでした",
+            "リクエストに宛先（Host）がありません。",
+            None,
+        ),
         Refusal::Slow => (
             StatusCode::REQUEST_TIMEOUT,
             "request-timeout",

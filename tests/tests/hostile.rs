@@ -116,6 +116,30 @@ fn a_body_without_a_length_past_the_limit_is_refused_unread_with_413() {
 }
 
 #[test]
+fn a_request_without_a_host_is_a_400_not_a_host_fault() {
+    let (server, _dir) = server(2, test_limits());
+    for (path, kind) in [("/", "text/html"), ("/api/v1/enrollment", "application/json")] {
+        let mut stream = TcpStream::connect(server.address).expect("connect");
+        // HTTP/1.0 lets a client leave `Host` out; the component's request
+        // needs an authority.
+        write!(stream, "GET {path} HTTP/1.0\r\n\r\n").expect("request");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .expect("timeout");
+        let mut answer = Vec::new();
+        let _ = stream.read_to_end(&mut answer);
+        let answer = String::from_utf8_lossy(&answer).to_ascii_lowercase();
+        assert!(answer.starts_with("http/1.0 400"), "{path}: {answer}");
+        assert!(
+            answer.contains(&format!("content-type: {kind}")),
+            "{path}: {answer}"
+        );
+        assert!(answer.contains("content-security-policy:"), "{path}: {answer}");
+    }
+    assert_eq!(server.browser().get("/").status, 200, "the server goes on");
+}
+
+#[test]
 fn one_client_gets_only_its_share_of_connections() {
     let limits = Limits {
         connections_per_client: 4,
