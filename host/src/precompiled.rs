@@ -13,7 +13,7 @@
 //! compiled again and replaced.
 
 use std::hash::{Hash, Hasher};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::Context as _;
 use sha2::{Digest, Sha256};
@@ -107,7 +107,7 @@ fn euid() -> u32 {
 /// Writes `component`'s machine code to `path` in `dir` (made `0700` if
 /// new): into a `0600` temporary file first, renamed into place, so a
 /// reader never sees half a file.
-fn keep(component: &Component, dir: &Path, path: &PathBuf) -> anyhow::Result<()> {
+fn keep(component: &Component, dir: &Path, path: &Path) -> anyhow::Result<()> {
     let bytes = component.serialize().map_err(anyhow::Error::from)?;
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);
@@ -116,12 +116,7 @@ fn keep(component: &Component, dir: &Path, path: &PathBuf) -> anyhow::Result<()>
     builder
         .create(dir)
         .with_context(|| format!("creating {}", dir.display()))?;
-    let temporary = dir.join(format!(
-        ".{}.{}",
-        std::process::id(),
-        path.file_name()
-            .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
-    ));
+    let temporary = path.with_extension(format!("{}.tmp", std::process::id()));
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -138,6 +133,8 @@ fn keep(component: &Component, dir: &Path, path: &PathBuf) -> anyhow::Result<()>
 
 #[cfg(test)]
 mod tests {
+    use std::path::PathBuf;
+
     use customer_web_artifacts::COMPONENT as EMBEDDED_COMPONENT;
 
     use super::*;
