@@ -32,8 +32,29 @@ fn main() {
         for input in build.inputs(&root) {
             println!("cargo:rerun-if-changed={}", input.display());
         }
+        // The built file itself, too: its digest below must be of the
+        // bytes the crate embeds, whoever wrote them last.
+        println!("cargo:rerun-if-changed={}", wasm.display());
+        if build == COMPONENT {
+            digest(&wasm);
+        }
     }
     println!("cargo:rerun-if-env-changed=CUSTOMER_WEB_OFFLINE");
+}
+
+/// The component's SHA-256 as a Rust array in `OUT_DIR`, so a host that
+/// embeds it names its precompiled file without hashing megabytes at every
+/// start.
+fn digest(wasm: &Path) {
+    use sha2::{Digest, Sha256};
+    let bytes = std::fs::read(wasm).unwrap_or_else(|e| panic!("reading {}: {e}", wasm.display()));
+    let digest: Vec<String> = Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:#04x}"))
+        .collect();
+    let out = PathBuf::from(std::env::var("OUT_DIR").expect("set by cargo")).join("component_sha256.rs");
+    std::fs::write(&out, format!("[{}]\n", digest.join(", ")))
+        .unwrap_or_else(|e| panic!("writing {}: {e}", out.display()));
 }
 
 fn built(root: &Path, build: &WasmBuild) -> PathBuf {

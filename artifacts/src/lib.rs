@@ -13,6 +13,14 @@ pub const COMPONENT_PATH: &str = env!("CUSTOMER_WEB_COMPONENT_WASM");
 /// build` makes from the same command.
 pub const COMPONENT: &[u8] = include_bytes!(env!("CUSTOMER_WEB_COMPONENT_WASM"));
 
+/// SHA-256 of [`COMPONENT`], taken when it was built.
+///
+/// ```
+/// use sha2::{Digest, Sha256};
+/// assert_eq!(customer_web_artifacts::COMPONENT_SHA256, <[u8; 32]>::from(Sha256::digest(customer_web_artifacts::COMPONENT)));
+/// ```
+pub const COMPONENT_SHA256: [u8; 32] = include!(concat!(env!("OUT_DIR"), "/component_sha256.rs"));
+
 /// The Spin adapter's `.wasm` (target/spin).
 #[cfg(feature = "spin")]
 pub const SPIN_ADAPTER_PATH: &str = env!("CUSTOMER_WEB_SPIN_ADAPTER_WASM");

@@ -176,14 +176,25 @@ fn main() -> anyhow::Result<()> {
 
 /// The component `--component` names, or the embedded one, on `caps`.
 fn load(cli: &Cli, caps: Capabilities, options: HostOptions) -> anyhow::Result<PluginHost> {
+    load_opening(cli, || Ok(caps), options)
+}
+
+/// [`load`], opening the capabilities with `open` while the component is
+/// mapped: the two are most of a start.
+fn load_opening(
+    cli: &Cli,
+    open: impl FnOnce() -> anyhow::Result<Capabilities> + Send,
+    options: HostOptions,
+) -> anyhow::Result<PluginHost> {
     match &cli.component {
         Some(path) => {
             let wasm =
                 std::fs::read(path).with_context(|| format!("reading the component {}", path.display()))?;
-            PluginHost::new(&wasm, caps, options).with_context(|| format!("the component {}", path.display()))
+            PluginHost::new_opening(&wasm, open, options)
+                .with_context(|| format!("the component {}", path.display()))
         }
         #[cfg(feature = "embedded")]
-        None => PluginHost::embedded(caps, options),
+        None => PluginHost::embedded_opening(open, options),
         #[cfg(not(feature = "embedded"))]
         None => anyhow::bail!(
             "this customer-web was built without a component (feature `embedded`): name one with --component PATH"
@@ -227,36 +238,48 @@ fn serve(
     charset: customer_web_host::mail::Charset,
     mail_lease: u64,
 ) -> anyhow::Result<()> {
-    let mut caps = capabilities(cli)?;
-    let delivery: Arc<dyn customer_web_host::mail::Delivery> = match (smtp, dev) {
+    match (smtp, dev) {
         (Some(_), true) => bail!("--dev and --smtp exclude each other: the dev pages would show real mail"),
-        (Some(url), false) => Arc::new(
-            customer_web_host::mail::SmtpDelivery::from_url(url, &caps.settings.sender_address)?
-                .with_charset(charset),
-        ),
-        (None, true) => Arc::new(customer_web_host::dev::DevMailbox),
         (None, false) => bail!(
             "where should mail go? `serve --smtp smtp://HOST:PORT` delivers it; \
              `serve --dev` keeps it in the dev mailbox at /_dev/mail (development only)"
         ),
-    };
-    if cli.config.is_none() {
-        // Without a configuration the mailed links point at this server,
-        // and the renewal hand-over at its stand-in portal page.
-        caps.settings.base_url = format!("http://{listen}");
-        caps.settings.renewal_url = format!("http://{listen}/_dev/renewal");
+        _ => {}
     }
+    let open = || {
+        let mut caps = capabilities(cli)?;
+        if cli.config.is_none() {
+            // Without a configuration the mailed links point at this
+            // server, and the renewal hand-over at its stand-in portal page.
+            caps.settings.base_url = format!("http://{listen}");
+            caps.settings.renewal_url = format!("http://{listen}/_dev/renewal");
+        }
+        Ok(caps)
+    };
     let options = HostOptions {
         cache_dir: Some(cli.data_dir.join("cache")),
         ..HostOptions::default()
     };
     let started = std::time::Instant::now();
-    let host = Arc::new(load(cli, caps, options)?);
+    let host = Arc::new(load_opening(cli, open, options)?);
+    let delivery: Arc<dyn customer_web_host::mail::Delivery> = match smtp {
+        Some(url) => Arc::new(
+            customer_web_host::mail::SmtpDelivery::from_url(
+                url,
+                &host.capabilities().settings.sender_address,
+            )?
+            .with_charset(charset),
+        ),
+        None => Arc::new(customer_web_host::dev::DevMailbox),
+    };
     tracing::info!(
         elapsed_ms = started.elapsed().as_millis() as u64,
         "component ready"
     );
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(customer_web_host::cores())
+        .enable_all()
+        .build()?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(listen)
             .await

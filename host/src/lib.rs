@@ -67,3 +67,11 @@ pub fn log_filter(spec: &str) -> tracing_subscriber::EnvFilter {
     filter
 }
 pub use plugin::{HostOptions, PluginHost};
+
+/// The CPUs this process may use, asked of the system once: the question
+/// reads three files under `/proc` and `/sys` each time (cgroup quotas),
+/// and a start asked it half a dozen times.
+pub fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
+}

@@ -1,5 +1,5 @@
-//! The engine that runs the component: compiled once (with wasmtime's
-//! compilation cache), linked and pre-instantiated once, then one fresh
+//! The engine that runs the component: compiled once (and kept, see
+//! [`crate::precompiled`]), linked and pre-instantiated once, then one fresh
 //! instance in its own `Store` per call, as Spin does per request. This is
 //! the host library ([`crate::add_to_linker`]) with an engine around it;
 //! [`Imports`] links something else instead, for an embedder that stands
@@ -57,10 +57,17 @@ impl Default for HostOptions {
         HostOptions {
             memory_limit: 64 << 20,
             call_timeout: Duration::from_secs(10),
-            max_concurrent: 2 * std::thread::available_parallelism().map_or(2, |n| n.get()),
+            max_concurrent: 2 * crate::cores(),
             cache_dir: None,
         }
     }
+}
+
+/// The capabilities a host is made with: ready, or to be opened beside
+/// the engine's start.
+enum Opening<'a> {
+    Ready(Box<Capabilities>),
+    Open(Box<dyn FnOnce() -> anyhow::Result<Capabilities> + Send + 'a>),
 }
 
 /// The component, ready to run calls.
@@ -100,7 +107,18 @@ pub struct Imports {
 impl PluginHost {
     /// Compiles and links `wasm` against these capabilities.
     pub fn new(wasm: &[u8], caps: Capabilities, options: HostOptions) -> anyhow::Result<Self> {
-        Self::load(wasm, caps, options, true, None)
+        Self::load(wasm, None, Opening::Ready(Box::new(caps)), options, true, None)
+    }
+
+    /// Like [`PluginHost::new`], opening the capabilities with `open` on a
+    /// second thread while the component is mapped (or compiled) and
+    /// linked: a start costs the longer of the two, not their sum.
+    pub fn new_opening(
+        wasm: &[u8],
+        open: impl FnOnce() -> anyhow::Result<Capabilities> + Send,
+        options: HostOptions,
+    ) -> anyhow::Result<Self> {
+        Self::load(wasm, None, Opening::Open(Box::new(open)), options, true, None)
     }
 
     /// Compiles `wasm` and links its imports as `imports` says, with the
@@ -115,7 +133,7 @@ impl PluginHost {
         options: HostOptions,
         imports: Imports,
     ) -> anyhow::Result<Self> {
-        Self::load(wasm, caps, options, true, Some(imports))
+        Self::load(wasm, None, Opening::Ready(Box::new(caps)), options, true, Some(imports))
     }
 
     /// Like [`PluginHost::new`] for a component that exports only
@@ -124,12 +142,13 @@ impl PluginHost {
     /// linker and fresh instance per request behind
     /// [`PluginHost::handle_http`]. [`PluginHost::call`] fails on it.
     pub fn proxy_only(wasm: &[u8], caps: Capabilities, options: HostOptions) -> anyhow::Result<Self> {
-        Self::load(wasm, caps, options, false, None)
+        Self::load(wasm, None, Opening::Ready(Box::new(caps)), options, false, None)
     }
 
     fn load(
         wasm: &[u8],
-        caps: Capabilities,
+        sha256: Option<&[u8; 32]>,
+        caps: Opening<'_>,
         options: HostOptions,
         typed: bool,
         imports: Option<Imports>,
@@ -137,6 +156,10 @@ impl PluginHost {
         anyhow::ensure!(options.max_concurrent > 0, "max_concurrent must be at least 1");
         let mut config = Config::new();
         config.epoch_interruption(true);
+        // Unwind tables serve only native profilers and debuggers walking
+        // through wasm frames (wasmtime's own traces do not need them);
+        // registering them adds to every load.
+        config.native_unwind_info(false);
         let slots = u32::try_from(options.max_concurrent).context("max_concurrent too large")?;
         let mut pool = PoolingAllocationConfig::default();
         pool.total_component_instances(slots)
@@ -153,15 +176,34 @@ impl PluginHost {
             // pages their last instance touched.
             .linear_memory_keep_resident(options.memory_limit)
             .table_keep_resident(1 << 20)
+            // One stack per instance that can run (the async calls of
+            // wasi:http), not wasmtime's default 1,000: each is mapped
+            // with a guard page when the engine starts, which cost 3 of
+            // the 5 ms a start may take.
+            .total_stacks(slots)
             .pagemap_scan(wasmtime::Enabled::Auto);
         if let Some(imports) = &imports {
             (imports.pool)(&mut pool, slots);
         }
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-        let engine = Engine::new(&config)
-            .map_err(anyhow::Error::from)
-            .context("creating the wasmtime engine")?;
-        let component = crate::precompiled::component(&engine, wasm, options.cache_dir.as_deref())?;
+        let (caps, loaded) = std::thread::scope(|scope| {
+            let opened = match caps {
+                Opening::Ready(caps) => Ok(*caps),
+                Opening::Open(open) => Err(std::thread::Builder::new()
+                    .name("customer-web-open".into())
+                    .spawn_scoped(scope, open)
+                    .context("starting the thread that opens the capabilities")?),
+            };
+            let loaded = Self::engine_and_component(&config, wasm, sha256, &options);
+            let caps = match opened {
+                Ok(caps) => caps,
+                Err(thread) => thread
+                    .join()
+                    .map_err(|_| anyhow::anyhow!("opening the capabilities panicked"))??,
+            };
+            anyhow::Ok((caps, loaded?))
+        })?;
+        let (engine, component) = loaded;
 
         let mut linker = Linker::<HostCtx>::new(&engine);
         match &imports {
@@ -200,10 +242,52 @@ impl PluginHost {
         })
     }
 
+    fn engine_and_component(
+        config: &Config,
+        wasm: &[u8],
+        sha256: Option<&[u8; 32]>,
+        options: &HostOptions,
+    ) -> anyhow::Result<(Engine, wasmtime::component::Component)> {
+        let engine = Engine::new(config)
+            .map_err(anyhow::Error::from)
+            .context("creating the wasmtime engine")?;
+        let cache_dir = options.cache_dir.as_deref();
+        let component = match sha256 {
+            Some(sha256) => crate::precompiled::component_hashed(&engine, wasm, sha256, cache_dir)?,
+            None => crate::precompiled::component(&engine, wasm, cache_dir)?,
+        };
+        Ok((engine, component))
+    }
+
     /// The component this binary embeds (feature `embedded`).
     #[cfg(feature = "embedded")]
     pub fn embedded(caps: Capabilities, options: HostOptions) -> anyhow::Result<Self> {
-        Self::new(EMBEDDED_COMPONENT, caps, options)
+        let sha256 = &customer_web_artifacts::COMPONENT_SHA256;
+        Self::load(
+            EMBEDDED_COMPONENT,
+            Some(sha256),
+            Opening::Ready(Box::new(caps)),
+            options,
+            true,
+            None,
+        )
+    }
+
+    /// [`PluginHost::new_opening`] of the component this binary embeds
+    /// (feature `embedded`).
+    #[cfg(feature = "embedded")]
+    pub fn embedded_opening(
+        open: impl FnOnce() -> anyhow::Result<Capabilities> + Send,
+        options: HostOptions,
+    ) -> anyhow::Result<Self> {
+        Self::load(
+            EMBEDDED_COMPONENT,
+            Some(&customer_web_artifacts::COMPONENT_SHA256),
+            Opening::Open(Box::new(open)),
+            options,
+            true,
+            None,
+        )
     }
 
     /// The capabilities calls see.

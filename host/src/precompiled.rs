@@ -24,10 +24,26 @@ use wasmtime::component::Component;
 /// file of it is there, compiled (and written there) otherwise; compiled
 /// only, without a directory.
 pub fn component(engine: &Engine, wasm: &[u8], cache_dir: Option<&Path>) -> anyhow::Result<Component> {
+    match cache_dir {
+        None => compile(engine, wasm),
+        Some(_) => component_hashed(engine, wasm, &Sha256::digest(wasm).into(), cache_dir),
+    }
+}
+
+/// [`component`] of `wasm` whose SHA-256 is `sha256`, known beforehand
+/// (the embedded component's, taken at build time): hashing its megabytes
+/// would be a fifth of a start. A wrong digest would map another
+/// component's code, so only digests this crate checks come here.
+pub(crate) fn component_hashed(
+    engine: &Engine,
+    wasm: &[u8],
+    sha256: &[u8; 32],
+    cache_dir: Option<&Path>,
+) -> anyhow::Result<Component> {
     let Some(dir) = cache_dir else {
         return compile(engine, wasm);
     };
-    let path = dir.join(format!("customer-web-{}.cwasm", key(engine, wasm)));
+    let path = dir.join(format!("customer-web-{}.cwasm", key(engine, sha256)));
     if trusted(&path) {
         // SAFETY: the file is this user's and writable by nobody else
         // (`trusted`), and it was written by `keep` below from
@@ -54,9 +70,9 @@ fn compile(engine: &Engine, wasm: &[u8]) -> anyhow::Result<Component> {
         .context("compiling the component")
 }
 
-/// The file name's key: SHA-256 of the component and of the engine's
-/// compatibility hash, in hex.
-fn key(engine: &Engine, wasm: &[u8]) -> String {
+/// The file name's key: SHA-256 of the component's SHA-256 and of the
+/// engine's compatibility hash, in hex.
+fn key(engine: &Engine, sha256: &[u8; 32]) -> String {
     struct Feed(Sha256);
     impl Hasher for Feed {
         fn write(&mut self, bytes: &[u8]) {
@@ -67,7 +83,7 @@ fn key(engine: &Engine, wasm: &[u8]) -> String {
         }
     }
     let mut feed = Feed(Sha256::new());
-    feed.0.update(Sha256::digest(wasm));
+    feed.0.update(sha256);
     engine.precompile_compatibility_hash().hash(&mut feed);
     hex(&feed.0.finalize())
 }
@@ -217,10 +233,11 @@ mod tests {
         let mut config = wasmtime::Config::new();
         config.epoch_interruption(true);
         let other = Engine::new(&config).unwrap();
-        assert_ne!(key(&engine, EMBEDDED_COMPONENT), key(&other, EMBEDDED_COMPONENT));
+        let ours = Sha256::digest(EMBEDDED_COMPONENT).into();
+        assert_ne!(key(&engine, &ours), key(&other, &ours));
         assert_ne!(
-            key(&engine, EMBEDDED_COMPONENT),
-            key(&engine, b"\0asm\x0d\0\x01\0")
+            key(&engine, &ours),
+            key(&engine, &Sha256::digest(b"\0asm\x0d\0\x01\0").into())
         );
         component(&engine, EMBEDDED_COMPONENT, Some(dir.path())).unwrap();
         component(&other, EMBEDDED_COMPONENT, Some(dir.path())).unwrap();

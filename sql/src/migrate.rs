@@ -53,6 +53,14 @@ impl Schema {
 /// Applies the steps of `schema` that the database has not seen yet.
 pub fn migrate(c: &mut dyn Connection, schema: &Schema) -> Result<(), SqlError> {
     let dialect = c.dialect();
+    // A database already current (every start but the first) is only
+    // read: no write lock, no transaction, for each of the stores a host
+    // opens. Versions only grow, so a current answer cannot go stale in a
+    // way that matters; anything else takes the locked path below, which
+    // also refuses a newer release's database.
+    if bookkeeping_is_ours(c, dialect)? && is_current(c, &[schema])? {
+        return Ok(());
+    }
     match dialect {
         Dialect::Sqlite => c.batch("BEGIN IMMEDIATE")?,
         Dialect::Postgres => {
@@ -109,6 +117,19 @@ pub fn is_current(c: &mut dyn Connection, schemas: &[&Schema]) -> Result<bool, S
         }
     }
     Ok(true)
+}
+
+/// Whether the bookkeeping layout is this release's (SQLite keeps it in
+/// `user_version`; PostgreSQL has one layout).
+fn bookkeeping_is_ours(c: &mut dyn Connection, dialect: Dialect) -> Result<bool, SqlError> {
+    if dialect != Dialect::Sqlite {
+        return Ok(true);
+    }
+    let layout = c
+        .query("PRAGMA user_version", &[])?
+        .first()
+        .map_or(Ok(0), |row| row.uint(0, "user_version"))?;
+    Ok(layout == BOOKKEEPING_VERSION)
 }
 
 fn apply(c: &mut dyn Connection, schema: &Schema, dialect: Dialect) -> Result<(), SqlError> {

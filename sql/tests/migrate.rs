@@ -139,3 +139,27 @@ fn hosts_starting_together_migrate_once() {
     let mut c = rusqlite::Connection::open(&path).unwrap();
     assert_eq!(version_of(&mut c, "first"), 2);
 }
+
+/// A restart on a current database only reads it: while another
+/// connection holds SQLite's write lock, migrating again returns at once
+/// instead of waiting for the lock (or failing with "database is locked").
+#[test]
+fn a_current_database_is_not_locked_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db.sqlite3");
+    let mut first = rusqlite::Connection::open(&path).unwrap();
+    first.pragma_update(None, "journal_mode", "WAL").unwrap();
+    migrate(&mut first, &FIRST).unwrap();
+    first.execute_batch("BEGIN IMMEDIATE").unwrap();
+
+    let mut restarted = rusqlite::Connection::open(&path).unwrap();
+    // No busy timeout: a write lock wanted here fails at once.
+    restarted.busy_timeout(std::time::Duration::ZERO).unwrap();
+    migrate(&mut restarted, &FIRST).unwrap();
+    // A schema that is not current still needs the lock, and meets it.
+    let e = migrate(&mut restarted, &SECOND).unwrap_err();
+    assert!(e.to_string().contains("locked"), "{e}");
+    first.execute_batch("COMMIT").unwrap();
+    migrate(&mut restarted, &SECOND).unwrap();
+    assert!(table_exists(&mut restarted, "b"));
+}

@@ -109,7 +109,8 @@ impl WasmBuild {
     /// What the build in `root` read there, by its dep-info
     /// ([`sources`]): the workspace's files (the registry's never change;
     /// `Cargo.lock` names their versions), the manifests of the packages
-    /// they belong to, the workspace's manifest, lock file and toolchain.
+    /// they belong to, the workspace's manifest, lock file, toolchain and
+    /// cargo configuration (the wasm target's flags).
     pub fn inputs(&self, root: &Path) -> Vec<PathBuf> {
         let mut inputs: Vec<PathBuf> = sources(&root.join(self.dep_info()))
             .into_iter()
@@ -127,7 +128,15 @@ impl WasmBuild {
             })
             .collect();
         inputs.extend(manifests);
-        inputs.extend(["Cargo.toml", "Cargo.lock", "rust-toolchain.toml"].map(|file| root.join(file)));
+        inputs.extend(
+            [
+                "Cargo.toml",
+                "Cargo.lock",
+                "rust-toolchain.toml",
+                ".cargo/config.toml",
+            ]
+            .map(|file| root.join(file)),
+        );
         inputs.sort();
         inputs.dedup();
         inputs

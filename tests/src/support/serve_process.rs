@@ -52,6 +52,12 @@ impl ServeProcess {
     /// `customer-web --database DATABASE serve --listen 127.0.0.1:PORT`
     /// with `args` (`--dev`, or `--smtp URL`, …); returns once it answers.
     pub fn start(database: &str, args: &[&str]) -> ServeProcess {
+        Self::start_logging(database, args, "info")
+    }
+
+    /// [`ServeProcess::start`] logging at `level` (`RUST_LOG`); a benchmark
+    /// runs at the default, `warn`, as production does.
+    pub fn start_logging(database: &str, args: &[&str], level: &str) -> ServeProcess {
         let mut data = tempfile::tempdir().expect("a data dir");
         for _ in 0..5 {
             let address = TcpListener::bind("127.0.0.1:0")
@@ -66,7 +72,7 @@ impl ServeProcess {
                 .arg(address.to_string())
                 .args(args)
                 .env("CUSTOMER_WEB_DATABASE", database)
-                .env("RUST_LOG", "info")
+                .env("RUST_LOG", level)
                 .stdin(Stdio::null())
                 .stdout(log.try_clone().expect("log"))
                 .stderr(log)
@@ -104,6 +110,11 @@ impl ServeProcess {
             assert!(Instant::now() < deadline, "serve did not listen:\n{}", self.log());
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// What it logged.

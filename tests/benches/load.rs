@@ -1,0 +1,376 @@
+//! Load as a portal's users make it, on `customer-web serve` in a process
+//! of its own (the release binary, SQLite in its data directory, the dev
+//! mailbox); every enrollment comes from a loopback address of its own
+//! (127.x.y.z), as real users' come from theirs:
+//!
+//! - full enrollments through the JSON API (start, customer, contact,
+//!   confirm, the mailed link's keyword, credentials, complete: three
+//!   argon2id) from several clients at once, beside the argon2id ceiling:
+//!   native hashes per second on the threads the host hashes on (all cores
+//!   but one, which it keeps for pages that do not hash) and on all
+//!   cores, divided by the three hashes of a flow;
+//! - `GET /` at a fixed rate over keep-alive connections, each request's
+//!   latency counted from when it was due (a late send counts its wait),
+//!   beside the bar;
+//! - the peak resident size of the `serve` process over both (`VmHWM`),
+//!   beside the bound the host sets on the instances' memory.
+//!
+//! ```text
+//! cargo bench -p customer-web-e2e --bench load
+//! ```
+
+use customer_web_e2e::support::serve_process::ServeProcess;
+use customer_web_e2e::support::walks::post_json;
+mod measure;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use customer_web_core::secret::Memorised;
+use customer_web_core::testing::SeqRng;
+use customer_web_host::HostOptions;
+use customer_web_host::guard::Limits;
+use measure::show;
+use serde_json::json;
+
+/// Clients enrolling at once.
+const CLIENTS: usize = 4;
+/// How long they enroll, after a warm-up of one enrollment each.
+const ENROLL_FOR: Duration = Duration::from_secs(30);
+/// Argon2id natively, per thread count, for the ceiling.
+const CEILING_FOR: Duration = Duration::from_secs(5);
+/// Policyholders in the generated directory: more than the enrollments.
+const HOLDERS: usize = 4_000;
+/// `GET /` at this rate over this many keep-alive connections, for this
+/// long, beside the bar for its p99.
+const RATE: u32 = 2_000;
+const CONNECTIONS: u32 = 16;
+const RATE_FOR: Duration = Duration::from_secs(10);
+const P99_BAR: Duration = Duration::from_millis(2);
+/// Enrollments per second must reach this share of the ceiling.
+const ENROLL_BAR: f64 = 0.8;
+const KEYWORD: &str = "bench-keyword-42";
+const PASSWORD: &str = "a long bench passphrase";
+
+fn main() {
+    let began = Instant::now();
+    let work = tempfile::tempdir().expect("temp dir");
+    let directory = work.path().join("directory.json");
+    std::fs::write(&directory, generated_directory(HOLDERS)).expect("directory file");
+    let database = work.path().join("bench.sqlite3");
+    eprintln!("starting customer-web serve (release) …");
+    let server = ServeProcess::start_logging(
+        &format!("sqlite:{}", database.display()),
+        &["--dev", "--directory", directory.to_str().expect("UTF-8 path")],
+        "warn",
+    );
+    let outbox = customer_web_host::mail::SqliteOutbox::open(&database).expect("the outbox");
+
+    let cores = customer_web_host::cores();
+    let hashing_threads = Limits::default().hash_concurrency;
+    eprintln!("argon2id natively on {hashing_threads} and {cores} threads …");
+    let on_hashing = hashes_per_second(hashing_threads);
+    let on_all = hashes_per_second(cores);
+
+    eprintln!("{CLIENTS} clients enrolling for {}s …", ENROLL_FOR.as_secs());
+    let next = Arc::new(AtomicUsize::new(0));
+    let enroll = |until: Instant| {
+        std::thread::scope(|scope| {
+            let clients: Vec<_> = (0..CLIENTS)
+                .map(|_| {
+                    let (server, outbox, next) = (&server, &outbox, next.clone());
+                    scope.spawn(move || {
+                        let mut times = Vec::new();
+                        while Instant::now() < until {
+                            let n = next.fetch_add(1, Ordering::Relaxed);
+                            let started = Instant::now();
+                            enroll_once(server, outbox, n);
+                            times.push(started.elapsed());
+                        }
+                        times
+                    })
+                })
+                .collect();
+            let mut all: Vec<Duration> = clients
+                .into_iter()
+                .flat_map(|c| c.join().expect("client"))
+                .collect();
+            all.sort_unstable();
+            all
+        })
+    };
+    enroll(Instant::now());
+    let enroll_began = Instant::now();
+    let enrollments = enroll(enroll_began + ENROLL_FOR);
+    let enroll_took = enroll_began.elapsed();
+    let per_second = enrollments.len() as f64 / enroll_took.as_secs_f64();
+
+    eprintln!(
+        "GET / at {RATE} req/s over {CONNECTIONS} connections for {}s …",
+        RATE_FOR.as_secs()
+    );
+    let latencies = fixed_rate(server.address, RATE, CONNECTIONS, RATE_FOR);
+    let peak = peak_resident(server.pid());
+    let options = HostOptions::default();
+
+    println!(
+        "Load on customer-web serve (release, SQLite, --dev), {cores} CPUs, clients in this process; \
+         every enrollment from its own loopback address"
+    );
+    println!(
+        "argon2id natively (m=19 MiB, t=2, p=1): {:.1}/s on {hashing_threads} thread(s) (the host hashes on \
+         all cores but one), {:.1}/s on {cores}",
+        on_hashing, on_all
+    );
+    let ceiling = on_hashing / 3.0;
+    let ceiling_all = on_all / 3.0;
+    println!(
+        "{:<52} {:>8.2}/s  | ceiling {:.2}/s ({hashing_threads} hashing thread(s) / 3 argon2id): {:.0}% \
+         (bar {:.0}%: {}); on all {cores} cores {:.2}/s: {:.0}%",
+        format!(
+            "full enrollments, JSON API, {CLIENTS} clients, {}s",
+            ENROLL_FOR.as_secs()
+        ),
+        per_second,
+        ceiling,
+        100.0 * per_second / ceiling,
+        100.0 * ENROLL_BAR,
+        verdict(per_second >= ENROLL_BAR * ceiling),
+        ceiling_all,
+        100.0 * per_second / ceiling_all,
+    );
+    println!(
+        "{:<52} {:>9}  | {} enrollments, p50 {}, p99 {}",
+        "  one enrollment (7 requests), as a client waits",
+        "",
+        enrollments.len(),
+        show(percentile(&enrollments, 50.0)),
+        show(percentile(&enrollments, 99.0)),
+    );
+    let p99 = percentile(&latencies, 99.0);
+    println!(
+        "{:<52} {:>9}  | p50 {}, p90 {}, p99 {}, max {} over {} requests; bar p99 {}: {}",
+        format!("GET / at {RATE} req/s, {CONNECTIONS} keep-alive connections"),
+        "",
+        show(percentile(&latencies, 50.0)),
+        show(percentile(&latencies, 90.0)),
+        show(p99),
+        show(percentile(&latencies, 100.0)),
+        latencies.len(),
+        show(P99_BAR),
+        verdict(p99 <= P99_BAR),
+    );
+    let bound = options.max_concurrent * options.memory_limit;
+    println!(
+        "{:<52} {:>9}  | instances' memory bound: {} at once × {} = {} (HostOptions), plus the host's own",
+        "peak resident size of serve over both (VmHWM)",
+        mib(peak),
+        options.max_concurrent,
+        mib(options.memory_limit),
+        mib(bound),
+    );
+    println!("\ntotal run {}", show(began.elapsed()));
+}
+
+fn verdict(met: bool) -> &'static str {
+    if met { "met" } else { "NOT met" }
+}
+
+/// Argon2id hashes per second, natively, on `threads` threads at once.
+fn hashes_per_second(threads: usize) -> f64 {
+    let began = Instant::now();
+    let until = began + CEILING_FOR;
+    let done: usize = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(move || {
+                    let rng = SeqRng::default();
+                    let mut n = 0;
+                    while Instant::now() < until {
+                        std::hint::black_box(Memorised::new(KEYWORD).hash(&rng).expect("argon2id"));
+                        n += 1;
+                    }
+                    n
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().expect("worker")).sum()
+    });
+    done as f64 / began.elapsed().as_secs_f64()
+}
+
+/// One full enrollment through the JSON API, as the `n`th client address.
+fn enroll_once(server: &ServeProcess, outbox: &customer_web_host::mail::SqliteOutbox, n: usize) {
+    let mut b = server.browser();
+    b.source =
+        Some(std::net::Ipv4Addr::new(127, 1 + ((n >> 16) & 127) as u8, (n >> 8) as u8, n as u8).into());
+    let (status, started) = post_json(&mut b, "/api/v1/enrollment", json!({ "agent_code": "AG001" }));
+    assert_eq!(status, 201, "{started}");
+    let flow = started["flow"].as_str().expect("a flow").to_owned();
+    let customer = json!({
+        "flow": flow,
+        "accepted_terms": started["terms_version"],
+        "family_name": "山田",
+        "given_name": "太郎",
+        "family_name_kana": "ヤマダ",
+        "given_name_kana": "タロウ",
+        "birth_date": birth_date(n),
+        "phone": "09012345678",
+        "postal_code": "1000004",
+        "policy_number": policy_number(n),
+    });
+    let (status, body) = post_json(&mut b, "/api/v1/enrollment/customer", customer);
+    assert_eq!(status, 204, "{body}");
+    let email = format!("bench-{n}@example.jp");
+    let contact = json!({ "flow": flow, "keyword": KEYWORD, "email": email });
+    let (status, body) = post_json(&mut b, "/api/v1/enrollment/contact", contact);
+    assert_eq!(status, 204, "{body}");
+    let (status, body) = post_json(&mut b, "/api/v1/enrollment/confirm", json!({ "flow": flow }));
+    assert_eq!(status, 200, "{body}");
+    let token = mailed_token(outbox, &email);
+    let (status, verified) = post_json(
+        &mut b,
+        "/api/v1/link/keyword",
+        json!({ "token": token, "keyword": KEYWORD }),
+    );
+    assert_eq!(status, 200, "{verified}");
+    let ticket = verified["ticket"].as_str().expect("a ticket").to_owned();
+    let credentials = json!({ "ticket": ticket, "user_id": email, "password": PASSWORD });
+    let (status, body) = post_json(&mut b, "/api/v1/credentials", credentials);
+    assert_eq!(status, 204, "{body}");
+    let (status, body) = post_json(
+        &mut b,
+        "/api/v1/credentials/complete",
+        json!({ "ticket": ticket }),
+    );
+    assert_eq!(status, 200, "{body}");
+}
+
+/// The link token of the newest mail to `to`.
+fn mailed_token(outbox: &customer_web_host::mail::SqliteOutbox, to: &str) -> String {
+    use customer_web_host::mail::Outbox as _;
+    let mail = outbox
+        .list(4 * CLIENTS)
+        .expect("the outbox")
+        .into_iter()
+        .find(|m| m.message.to == to)
+        .unwrap_or_else(|| panic!("no mail to {to}"));
+    customer_web_e2e::support::walks::token_in(&mail.message.text)
+}
+
+fn policy_number(n: usize) -> String {
+    format!("Z{:09}", n)
+}
+
+/// A birth date of its own for each of the first 4,032 holders (the
+/// component limits confirmations per person: name and birth date).
+fn birth_date(n: usize) -> String {
+    format!("{}-{:02}-{:02}", 1940 + n / 336, 1 + (n / 28) % 12, 1 + n % 28)
+}
+
+/// `holders` policyholders who differ in their birth date and policy
+/// number, as directory JSON.
+fn generated_directory(holders: usize) -> String {
+    let holders: Vec<serde_json::Value> = (0..holders)
+        .map(|n| {
+            json!({
+                "customer_id": format!("B{:07}", n),
+                "family_name": "山田",
+                "given_name": "太郎",
+                "family_name_kana": "ヤマダ",
+                "given_name_kana": "タロウ",
+                "birth_date": birth_date(n),
+                "phone": "09012345678",
+                "postal_code": "1000004",
+                "contracts": [{
+                    "policy_number": policy_number(n),
+                    "product": "自動車保険",
+                    "subject": "品川 300 さ 12-34",
+                    "expiry_date": "2027-01-31",
+                    "renewable": true
+                }]
+            })
+        })
+        .collect();
+    json!({ "policyholders": holders }).to_string()
+}
+
+/// `GET /` at `rate` requests per second in all over `connections`
+/// keep-alive connections for `duration`: each request's latency from the
+/// moment it was due, so a server that falls behind is charged for the
+/// requests it kept waiting, not only for the ones it answered.
+fn fixed_rate(
+    address: std::net::SocketAddr,
+    rate: u32,
+    connections: u32,
+    duration: Duration,
+) -> Vec<Duration> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut all = runtime.block_on(async move {
+        let interval = Duration::from_secs(1) * connections / rate;
+        let start = tokio::time::Instant::now() + Duration::from_millis(100);
+        let tasks: Vec<_> = (0..connections)
+            .map(|c| {
+                tokio::spawn(async move {
+                    let stream = tokio::net::TcpStream::connect(address).await.expect("connect");
+                    stream.set_nodelay(true).expect("nodelay");
+                    let (mut send, connection) =
+                        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+                            .await
+                            .expect("handshake");
+                    tokio::spawn(connection);
+                    // Connections start staggered across one interval.
+                    let mut due = start + interval * c / connections;
+                    let until = start + duration;
+                    let mut latencies = Vec::new();
+                    while due < until {
+                        tokio::time::sleep_until(due).await;
+                        let request = hyper::Request::get("/")
+                            .header("host", address.to_string())
+                            .body(http_body_util::Empty::<hyper::body::Bytes>::new())
+                            .expect("request");
+                        let response = send.send_request(request).await.expect("a response");
+                        assert_eq!(response.status(), 200);
+                        http_body_util::BodyExt::collect(response.into_body())
+                            .await
+                            .expect("the body");
+                        latencies.push(tokio::time::Instant::now() - due);
+                        due += interval;
+                    }
+                    latencies
+                })
+            })
+            .collect();
+        let mut all = Vec::new();
+        for task in tasks {
+            all.extend(task.await.expect("connection task"));
+        }
+        all
+    });
+    all.sort_unstable();
+    all
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let rank = ((p / 100.0 * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
+}
+
+/// The peak resident size of process `pid` (`VmHWM`), in bytes.
+fn peak_resident(pid: u32) -> usize {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc/PID/status");
+    let kib: usize = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM in /proc/PID/status");
+    kib * 1024
+}
+
+fn mib(bytes: usize) -> String {
+    format!("{:.1} MiB", bytes as f64 / f64::from(1 << 20))
+}
