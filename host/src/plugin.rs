@@ -133,7 +133,14 @@ impl PluginHost {
         options: HostOptions,
         imports: Imports,
     ) -> anyhow::Result<Self> {
-        Self::load(wasm, None, Opening::Ready(Box::new(caps)), options, true, Some(imports))
+        Self::load(
+            wasm,
+            None,
+            Opening::Ready(Box::new(caps)),
+            options,
+            true,
+            Some(imports),
+        )
     }
 
     /// Like [`PluginHost::new`] for a component that exports only

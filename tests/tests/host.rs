@@ -319,3 +319,46 @@ fn a_proxy_only_host_serves_no_typed_calls() {
         "{refused:#}"
     );
 }
+
+/// The component hashes with argon2 built for wasm32 with its SIMD block
+/// function (vendor/argon2); what it stores must be what the published
+/// code computes natively: the stored password hash verifies natively, and
+/// so does the keyword's, and neither verifies another secret.
+#[test]
+fn hashes_the_component_stores_verify_natively() {
+    use customer_web_core::secret::Memorised;
+    let h = Harness::new(Backend::Memory);
+    let token = h.mail_link(CONTACT);
+    let store = &h.host.capabilities().store;
+    let stored = |prefix: &str| -> Vec<serde_json::Value> {
+        h.storage_versions()
+            .into_iter()
+            .filter(|(key, _)| key.starts_with(prefix))
+            .map(|(key, _)| {
+                let entry = store.get(&key).expect("store").expect("a live key");
+                serde_json::from_slice(&entry.value).expect("a JSON record")
+            })
+            .collect()
+    };
+    let links = stored("link/");
+    assert_eq!(links.len(), 1, "one mailed link");
+    let keyword_hash = links[0]["keyword_hash"].as_str().expect("the keyword's hash");
+    assert!(
+        keyword_hash.starts_with("argon2id$v=19$m=19456,t=2,p=1$"),
+        "{keyword_hash}"
+    );
+    assert!(Memorised::new(KEYWORD).verify(keyword_hash));
+    assert!(!Memorised::new("another keyword").verify(keyword_hash));
+
+    let verified = h.submit_keyword(&token, KEYWORD).expect("keyword");
+    h.submit_credentials(&verified.ticket, "native@example.jp", PASSWORD)
+        .expect("credentials");
+    h.complete(&verified.ticket).expect("complete");
+    let accounts = stored("account/");
+    assert_eq!(accounts.len(), 1, "one account");
+    let password_hash = accounts[0]["password_hash"]
+        .as_str()
+        .expect("the password's hash");
+    assert!(Memorised::new(PASSWORD).verify(password_hash));
+    assert!(!Memorised::new("not the password").verify(password_hash));
+}
