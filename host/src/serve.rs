@@ -586,8 +586,13 @@ fn full(text: String) -> HyperOutgoingBody {
         .boxed_unsync()
 }
 
+/// The first purge pass waits this long (or one interval, if shorter):
+/// at a start it would share the CPU with the first requests.
+const FIRST_PURGE_AFTER: Duration = Duration::from_secs(5);
+
 fn spawn_purge_worker(host: Arc<PluginHost>, every: Duration) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
+        tokio::time::sleep(every.min(FIRST_PURGE_AFTER)).await;
         loop {
             let caps = host.capabilities().clone();
             match tokio::task::spawn_blocking(move || purge_pass(&caps)).await {

@@ -299,60 +299,114 @@ fn generated_directory(holders: usize) -> String {
 /// `GET /` at `rate` requests per second in all over `connections`
 /// keep-alive connections for `duration`: each request's latency from the
 /// moment it was due, so a server that falls behind is charged for the
-/// requests it kept waiting, not only for the ones it answered.
+/// requests it kept waiting, not only for the ones it answered. A thread
+/// per connection sleeps until each request is due (the kernel's timers
+/// wake it within tens of microseconds; an async runtime's 1 ms timer
+/// wheel would add its own lateness to every figure).
 fn fixed_rate(
     address: std::net::SocketAddr,
     rate: u32,
     connections: u32,
     duration: Duration,
 ) -> Vec<Duration> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let mut all = runtime.block_on(async move {
-        let interval = Duration::from_secs(1) * connections / rate;
-        let start = tokio::time::Instant::now() + Duration::from_millis(100);
-        let tasks: Vec<_> = (0..connections)
+    let interval = Duration::from_secs(1) * connections / rate;
+    let start = Instant::now() + Duration::from_millis(100);
+    let until = start + duration;
+    let mut all: Vec<Duration> = std::thread::scope(|scope| {
+        let threads: Vec<_> = (0..connections)
             .map(|c| {
-                tokio::spawn(async move {
-                    let stream = tokio::net::TcpStream::connect(address).await.expect("connect");
-                    stream.set_nodelay(true).expect("nodelay");
-                    let (mut send, connection) =
-                        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-                            .await
-                            .expect("handshake");
-                    tokio::spawn(connection);
+                scope.spawn(move || {
+                    let mut connection = KeepAlive::open(address);
                     // Connections start staggered across one interval.
                     let mut due = start + interval * c / connections;
-                    let until = start + duration;
                     let mut latencies = Vec::new();
                     while due < until {
-                        tokio::time::sleep_until(due).await;
-                        let request = hyper::Request::get("/")
-                            .header("host", address.to_string())
-                            .body(http_body_util::Empty::<hyper::body::Bytes>::new())
-                            .expect("request");
-                        let response = send.send_request(request).await.expect("a response");
-                        assert_eq!(response.status(), 200);
-                        http_body_util::BodyExt::collect(response.into_body())
-                            .await
-                            .expect("the body");
-                        latencies.push(tokio::time::Instant::now() - due);
+                        if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                            std::thread::sleep(wait);
+                        }
+                        assert_eq!(connection.get("/"), 200);
+                        latencies.push(due.elapsed());
                         due += interval;
                     }
                     latencies
                 })
             })
             .collect();
-        let mut all = Vec::new();
-        for task in tasks {
-            all.extend(task.await.expect("connection task"));
-        }
-        all
+        threads
+            .into_iter()
+            .flat_map(|t| t.join().expect("connection thread"))
+            .collect()
     });
     all.sort_unstable();
     all
+}
+
+/// One keep-alive HTTP/1.1 connection that GETs and reads whole answers
+/// (`content-length` or chunked bodies).
+struct KeepAlive {
+    stream: std::io::BufReader<std::net::TcpStream>,
+    host: String,
+}
+
+impl KeepAlive {
+    fn open(address: std::net::SocketAddr) -> Self {
+        let stream = std::net::TcpStream::connect(address).expect("connect");
+        stream.set_nodelay(true).expect("nodelay");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .expect("timeout");
+        KeepAlive {
+            stream: std::io::BufReader::new(stream),
+            host: address.to_string(),
+        }
+    }
+
+    /// GETs `path`; the status, once the whole body is read.
+    fn get(&mut self, path: &str) -> u16 {
+        use std::io::{BufRead, Read, Write};
+        let request = format!("GET {path} HTTP/1.1\r\nhost: {}\r\n\r\n", self.host);
+        self.stream.get_mut().write_all(request.as_bytes()).expect("send");
+        let mut line = String::new();
+        self.stream.read_line(&mut line).expect("status line");
+        let status: u16 = line
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .expect("a status");
+        let (mut length, mut chunked) = (0usize, false);
+        loop {
+            line.clear();
+            self.stream.read_line(&mut line).expect("a header");
+            let header = line.trim_end();
+            if header.is_empty() {
+                break;
+            }
+            let (name, value) = header.split_once(':').expect("name: value");
+            if name.eq_ignore_ascii_case("content-length") {
+                length = value.trim().parse().expect("a length");
+            } else if name.eq_ignore_ascii_case("transfer-encoding") {
+                chunked = value.trim().eq_ignore_ascii_case("chunked");
+            }
+        }
+        let mut body = vec![0u8; length];
+        if !chunked {
+            self.stream.read_exact(&mut body).expect("the body");
+            return status;
+        }
+        loop {
+            line.clear();
+            self.stream.read_line(&mut line).expect("a chunk size");
+            let size = usize::from_str_radix(line.trim_end().split(';').next().unwrap_or(""), 16)
+                .expect("a hex chunk size");
+            // The chunk and its CRLF; the last chunk (0) ends with the
+            // (empty) trailer's CRLF.
+            body.resize(size + 2, 0);
+            self.stream.read_exact(&mut body).expect("a chunk");
+            if size == 0 {
+                return status;
+            }
+        }
+    }
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
