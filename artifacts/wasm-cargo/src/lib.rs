@@ -61,6 +61,15 @@ pub const HELLO: WasmBuild = WasmBuild {
     artifact: "customer_web_hello",
 };
 
+/// A wasm32-wasip2 command that prints argon2 outputs over a grid of
+/// parameters (`tests/argon2-vectors`), which the e2e suite compares with
+/// the same grid computed natively.
+pub const ARGON2_VECTORS: WasmBuild = WasmBuild {
+    package: "customer-web-argon2-vectors",
+    target_dir: "target/vectors",
+    artifact: "customer-web-argon2-vectors",
+};
+
 impl WasmBuild {
     /// `cargo`'s arguments, in spin.toml's order.
     pub fn args(&self) -> [&'static str; 8] {
