@@ -27,7 +27,7 @@ use measure::{Sample, secs, show};
 use serde_json::json;
 use support::browser::Browser;
 use support::serve_process::ServeProcess;
-use support::walks::{self, KEYWORD, PASSWORD, post_json};
+use support::walks;
 
 /// Enrollments per configuration, and how many clients make them at once.
 const ENROLLMENTS: usize = 48;
@@ -54,25 +54,7 @@ fn enroll(host: std::net::SocketAddr, db: &PgPool, holder: &serde_json::Value, i
     let mails = db.with(|c| outbox::list(c, 10_000)).expect("the outbox");
     let mail = mails.iter().find(|m| m.message.to == email).expect("a mail");
     let token = walks::token_in(&mail.message.text);
-    let (status, verified) = post_json(
-        &mut b,
-        "/api/v1/link/keyword",
-        json!({ "token": token, "keyword": KEYWORD }),
-    );
-    assert_eq!(status, 200, "{verified}");
-    let ticket = verified["ticket"].as_str().expect("a ticket").to_owned();
-    let (status, body) = post_json(
-        &mut b,
-        "/api/v1/credentials",
-        json!({ "ticket": ticket, "user_id": email, "password": PASSWORD }),
-    );
-    assert_eq!(status, 204, "{body}");
-    let (status, body) = post_json(
-        &mut b,
-        "/api/v1/credentials/complete",
-        json!({ "ticket": ticket }),
-    );
-    assert_eq!(status, 200, "{body}");
+    walks::api_finish_enrollment(&mut b, &token, &email, "enrollment");
     began.elapsed()
 }
 

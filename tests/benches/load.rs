@@ -20,7 +20,7 @@
 //! ```
 
 use customer_web_e2e::support::serve_process::ServeProcess;
-use customer_web_e2e::support::walks::post_json;
+use customer_web_e2e::support::walks;
 mod measure;
 
 use std::sync::Arc;
@@ -30,9 +30,9 @@ use std::time::{Duration, Instant};
 use customer_web_core::secret::Memorised;
 use customer_web_core::testing::SeqRng;
 use customer_web_host::HostOptions;
+use customer_web_host::directory::{FileDirectory, PolicyholderRecord};
 use customer_web_host::guard::Limits;
 use measure::show;
-use serde_json::json;
 
 /// Clients enrolling at once.
 const CLIENTS: usize = 4;
@@ -40,7 +40,9 @@ const CLIENTS: usize = 4;
 const ENROLL_FOR: Duration = Duration::from_secs(30);
 /// Argon2id natively, per thread count, for the ceiling.
 const CEILING_FOR: Duration = Duration::from_secs(5);
-/// Policyholders in the generated directory: more than the enrollments.
+/// Policyholders in the synthetic directory (each with a birth date of
+/// its own: the component limits confirmations per person): more than
+/// the enrollments.
 const HOLDERS: usize = 4_000;
 /// `GET /` at this rate over this many keep-alive connections, for this
 /// long, beside the bar for its p99.
@@ -50,14 +52,14 @@ const RATE_FOR: Duration = Duration::from_secs(10);
 const P99_BAR: Duration = Duration::from_millis(2);
 /// Enrollments per second must reach this share of the ceiling.
 const ENROLL_BAR: f64 = 0.8;
-const KEYWORD: &str = "bench-keyword-42";
-const PASSWORD: &str = "a long bench passphrase";
 
 fn main() {
     let began = Instant::now();
     let work = tempfile::tempdir().expect("temp dir");
     let directory = work.path().join("directory.json");
-    std::fs::write(&directory, generated_directory(HOLDERS)).expect("directory file");
+    let holders = measure::synthetic_directory(HOLDERS).to_string();
+    std::fs::write(&directory, &holders).expect("directory file");
+    let people = FileDirectory::from_json(&holders).expect("the synthetic directory");
     let database = work.path().join("bench.sqlite3");
     eprintln!("starting customer-web serve (release) …");
     let server = ServeProcess::start_logging(
@@ -79,13 +81,13 @@ fn main() {
         std::thread::scope(|scope| {
             let clients: Vec<_> = (0..CLIENTS)
                 .map(|_| {
-                    let (server, outbox, next) = (&server, &outbox, next.clone());
+                    let (server, outbox, people, next) = (&server, &outbox, &people, next.clone());
                     scope.spawn(move || {
                         let mut times = Vec::new();
                         while Instant::now() < until {
                             let n = next.fetch_add(1, Ordering::Relaxed);
                             let started = Instant::now();
-                            enroll_once(server, outbox, n);
+                            enroll_once(server, outbox, &people.policyholders()[n], n);
                             times.push(started.elapsed());
                         }
                         times
@@ -188,7 +190,7 @@ fn hashes_per_second(threads: usize) -> f64 {
                     let rng = SeqRng::default();
                     let mut n = 0;
                     while Instant::now() < until {
-                        std::hint::black_box(Memorised::new(KEYWORD).hash(&rng).expect("argon2id"));
+                        std::hint::black_box(Memorised::new(walks::KEYWORD).hash(&rng).expect("argon2id"));
                         n += 1;
                     }
                     n
@@ -200,51 +202,22 @@ fn hashes_per_second(threads: usize) -> f64 {
     done as f64 / began.elapsed().as_secs_f64()
 }
 
-/// One full enrollment through the JSON API, as the `n`th client address.
-fn enroll_once(server: &ServeProcess, outbox: &customer_web_host::mail::SqliteOutbox, n: usize) {
+/// One full enrollment through the JSON API of policyholder `holder`, as
+/// the `n`th client address.
+fn enroll_once(
+    server: &ServeProcess,
+    outbox: &customer_web_host::mail::SqliteOutbox,
+    holder: &PolicyholderRecord,
+    n: usize,
+) {
     let mut b = server.browser();
     b.source =
         Some(std::net::Ipv4Addr::new(127, 1 + ((n >> 16) & 127) as u8, (n >> 8) as u8, n as u8).into());
-    let (status, started) = post_json(&mut b, "/api/v1/enrollment", json!({ "agent_code": "AG001" }));
-    assert_eq!(status, 201, "{started}");
-    let flow = started["flow"].as_str().expect("a flow").to_owned();
-    let customer = json!({
-        "flow": flow,
-        "accepted_terms": started["terms_version"],
-        "family_name": "山田",
-        "given_name": "太郎",
-        "family_name_kana": "ヤマダ",
-        "given_name_kana": "タロウ",
-        "birth_date": birth_date(n),
-        "phone": "09012345678",
-        "postal_code": "1000004",
-        "policy_number": policy_number(n),
-    });
-    let (status, body) = post_json(&mut b, "/api/v1/enrollment/customer", customer);
-    assert_eq!(status, 204, "{body}");
     let email = format!("bench-{n}@example.jp");
-    let contact = json!({ "flow": flow, "keyword": KEYWORD, "email": email });
-    let (status, body) = post_json(&mut b, "/api/v1/enrollment/contact", contact);
-    assert_eq!(status, 204, "{body}");
-    let (status, body) = post_json(&mut b, "/api/v1/enrollment/confirm", json!({ "flow": flow }));
+    let (status, body) = walks::api_enroll_until_mail(&mut b, &walks::api_customer(holder), &email);
     assert_eq!(status, 200, "{body}");
     let token = mailed_token(outbox, &email);
-    let (status, verified) = post_json(
-        &mut b,
-        "/api/v1/link/keyword",
-        json!({ "token": token, "keyword": KEYWORD }),
-    );
-    assert_eq!(status, 200, "{verified}");
-    let ticket = verified["ticket"].as_str().expect("a ticket").to_owned();
-    let credentials = json!({ "ticket": ticket, "user_id": email, "password": PASSWORD });
-    let (status, body) = post_json(&mut b, "/api/v1/credentials", credentials);
-    assert_eq!(status, 204, "{body}");
-    let (status, body) = post_json(
-        &mut b,
-        "/api/v1/credentials/complete",
-        json!({ "ticket": ticket }),
-    );
-    assert_eq!(status, 200, "{body}");
+    walks::api_finish_enrollment(&mut b, &token, &email, "enrollment");
 }
 
 /// The link token of the newest mail to `to`.
@@ -257,43 +230,6 @@ fn mailed_token(outbox: &customer_web_host::mail::SqliteOutbox, to: &str) -> Str
         .find(|m| m.message.to == to)
         .unwrap_or_else(|| panic!("no mail to {to}"));
     customer_web_e2e::support::walks::token_in(&mail.message.text)
-}
-
-fn policy_number(n: usize) -> String {
-    format!("Z{:09}", n)
-}
-
-/// A birth date of its own for each of the first 4,032 holders (the
-/// component limits confirmations per person: name and birth date).
-fn birth_date(n: usize) -> String {
-    format!("{}-{:02}-{:02}", 1940 + n / 336, 1 + (n / 28) % 12, 1 + n % 28)
-}
-
-/// `holders` policyholders who differ in their birth date and policy
-/// number, as directory JSON.
-fn generated_directory(holders: usize) -> String {
-    let holders: Vec<serde_json::Value> = (0..holders)
-        .map(|n| {
-            json!({
-                "customer_id": format!("B{:07}", n),
-                "family_name": "山田",
-                "given_name": "太郎",
-                "family_name_kana": "ヤマダ",
-                "given_name_kana": "タロウ",
-                "birth_date": birth_date(n),
-                "phone": "09012345678",
-                "postal_code": "1000004",
-                "contracts": [{
-                    "policy_number": policy_number(n),
-                    "product": "自動車保険",
-                    "subject": "品川 300 さ 12-34",
-                    "expiry_date": "2027-01-31",
-                    "renewable": true
-                }]
-            })
-        })
-        .collect();
-    json!({ "policyholders": holders }).to_string()
 }
 
 /// `GET /` at `rate` requests per second in all over `connections`

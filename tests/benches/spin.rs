@@ -32,10 +32,9 @@ use customer_web_host::directory::FileDirectory;
 use customer_web_host::{Capabilities, HostOptions};
 use measure::wrk::{ALONE, LOAD, Load, WARMUP, run_wrk, wrk_or_exit};
 use measure::{Sample, measure, secs, show};
-use serde_json::json;
 use support::browser::{Browser, Server};
 use support::spin_app::SpinApp;
-use support::walks::{self, KEYWORD, PASSWORD, api_customer, post_json, token_in};
+use support::walks::{self, api_customer, token_in};
 
 /// Full enrollments per server: warm-up, then timed.
 const ENROLL_WARMUP: usize = 2;
@@ -144,22 +143,7 @@ fn main() {
         let (status, body) = walks::api_enroll_until_mail(&mut b, &api_customer(holder), &email);
         assert_eq!(status, 200, "{}: {body}", target.name);
         let token = (target.mail_to)(&email);
-        let (status, verified) = post_json(
-            &mut b,
-            "/api/v1/link/keyword",
-            json!({ "token": token, "keyword": KEYWORD }),
-        );
-        assert_eq!(status, 200, "{}: {verified}", target.name);
-        let ticket = verified["ticket"].as_str().expect("a ticket").to_owned();
-        let creds = json!({ "ticket": ticket, "user_id": email, "password": PASSWORD });
-        let (status, body) = post_json(&mut b, "/api/v1/credentials", creds);
-        assert_eq!(status, 204, "{}: {body}", target.name);
-        let (status, body) = post_json(
-            &mut b,
-            "/api/v1/credentials/complete",
-            json!({ "ticket": ticket }),
-        );
-        assert_eq!(status, 200, "{}: {body}", target.name);
+        walks::api_finish_enrollment(&mut b, &token, &email, target.name);
         began.elapsed()
     };
     let [spin_enroll, serve_enroll] = measure(

@@ -375,6 +375,26 @@ pub fn api_enroll_until_mail(
     post_json(b, "/api/v1/enrollment/confirm", json!({ "flow": flow }))
 }
 
+/// Enrollment steps 6–10 through the JSON API: the mailed link's `token`
+/// with the keyword [`KEYWORD`], then the user ID `user_id` with the
+/// password [`PASSWORD`], and completion. Panics, naming `what`, on any
+/// other answer than the step's success.
+pub fn api_finish_enrollment(b: &mut Browser, token: &str, user_id: &str, what: &str) {
+    use serde_json::json;
+    let (status, verified) = post_json(
+        b,
+        "/api/v1/link/keyword",
+        json!({ "token": token, "keyword": KEYWORD }),
+    );
+    assert_eq!(status, 200, "{what}: {verified}");
+    let ticket = verified["ticket"].as_str().expect("a ticket").to_owned();
+    let credentials = json!({ "ticket": ticket, "user_id": user_id, "password": PASSWORD });
+    let (status, body) = post_json(b, "/api/v1/credentials", credentials);
+    assert_eq!(status, 204, "{what}: {body}");
+    let (status, body) = post_json(b, "/api/v1/credentials/complete", json!({ "ticket": ticket }));
+    assert_eq!(status, 200, "{what}: {body}");
+}
+
 /// The link token in a mail's text (`…/link/TOKEN`).
 pub fn token_in(text: &str) -> String {
     text.split("/link/")
