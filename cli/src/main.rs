@@ -174,13 +174,9 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
-/// The component `--component` names, or the embedded one, on `caps`.
-fn load(cli: &Cli, caps: Capabilities, options: HostOptions) -> anyhow::Result<PluginHost> {
-    load_opening(cli, || Ok(caps), options)
-}
-
-/// [`load`], opening the capabilities with `open` while the component is
-/// mapped: the two are most of a start.
+/// The component `--component` names, or the embedded one, on the
+/// capabilities `open` makes while the component is mapped: the two are
+/// most of a start.
 fn load_opening(
     cli: &Cli,
     open: impl FnOnce() -> anyhow::Result<Capabilities> + Send,
@@ -333,17 +329,21 @@ fn flow<T>(step: &str, result: Result<T, FlowError>) -> anyhow::Result<T> {
 }
 
 fn demo(cli: &Cli) -> anyhow::Result<()> {
-    let mut caps = capabilities(cli)?;
-    if cli.config.is_none() {
-        // Each run mails the same address twice; let a developer repeat the
-        // demo within the hour without meeting the per-address mail limit.
-        caps.settings.mails_per_hour = 60;
-    }
+    let open = || {
+        let mut caps = capabilities(cli)?;
+        if cli.config.is_none() {
+            // Each run mails the same address twice; let a developer repeat
+            // the demo within the hour without meeting the per-address mail
+            // limit.
+            caps.settings.mails_per_hour = 60;
+        }
+        Ok(caps)
+    };
     let options = HostOptions {
         cache_dir: Some(cli.data_dir.join("cache")),
         ..HostOptions::default()
     };
-    let host = load(cli, caps, options)?;
+    let host = load_opening(cli, open, options)?;
     let outbox = host.capabilities().outbox.clone();
     let last_mail = || -> anyhow::Result<_> {
         let list = outbox.list(1)?;
