@@ -22,6 +22,7 @@
 pub mod audit;
 #[allow(missing_docs)] // generated from wit/, whose items are all documented there
 pub mod bindings;
+mod blocking;
 pub mod clock;
 pub mod config;
 pub mod ctx;

@@ -104,9 +104,35 @@ pub fn add_to_linker<T: Send + 'static>(
 pub fn add_wasi_to_linker<T: WasiView + WasiHttpView + 'static>(
     linker: &mut Linker<T>,
 ) -> wasmtime::Result<()> {
+    wasmtime_wasi::p2::add_to_linker_proxy_interfaces_sync(linker)?;
+    add_wasi_rest(linker)?;
+    wasmtime_wasi_http::p2::bindings::sync::http::types::add_to_linker::<T, wasmtime_wasi_http::WasiHttp>(
+        linker,
+        &Default::default(),
+        T::http,
+    )
+}
+
+/// [`add_wasi_to_linker`] for instances called with wasmtime's `*_async`
+/// methods: the same interfaces, with wasi:io's waits and `wasi:http`'s
+/// body streams as futures the embedder's executor drives instead of
+/// blocking the thread.
+pub fn add_wasi_to_linker_async<T: WasiView + WasiHttpView + 'static>(
+    linker: &mut Linker<T>,
+) -> wasmtime::Result<()> {
+    wasmtime_wasi::p2::add_to_linker_proxy_interfaces_async(linker)?;
+    add_wasi_rest(linker)?;
+    wasmtime_wasi_http::p2::bindings::http::types::add_to_linker::<T, wasmtime_wasi_http::WasiHttp>(
+        linker,
+        &Default::default(),
+        T::http,
+    )
+}
+
+/// What both flavours link alike: none of it blocks.
+fn add_wasi_rest<T: WasiView + 'static>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
     use wasmtime_wasi::cli::{WasiCli, WasiCliView};
     use wasmtime_wasi::p2::bindings::sync::cli;
-    wasmtime_wasi::p2::add_to_linker_proxy_interfaces_sync(linker)?;
     cli::environment::add_to_linker::<T, WasiCli>(linker, T::cli)?;
     cli::exit::add_to_linker::<T, WasiCli>(linker, T::cli)?;
     cli::terminal_input::add_to_linker::<T, WasiCli>(linker, T::cli)?;
@@ -121,11 +147,6 @@ pub fn add_wasi_to_linker<T: WasiView + WasiHttpView + 'static>(
             T::random,
         )?;
     }
-    wasmtime_wasi_http::p2::bindings::sync::http::types::add_to_linker::<T, wasmtime_wasi_http::WasiHttp>(
-        linker,
-        &Default::default(),
-        T::http,
-    )?;
     Ok(())
 }
 

@@ -12,7 +12,7 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -22,6 +22,7 @@ use wasmtime::{
     Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, StoreLimitsBuilder,
 };
 
+use wasmtime_wasi_http::p2::bindings::ProxyPre as AsyncProxyPre;
 use wasmtime_wasi_http::p2::bindings::http::types::{ErrorCode, Scheme};
 use wasmtime_wasi_http::p2::bindings::sync::ProxyPre;
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
@@ -73,16 +74,53 @@ enum Opening<'a> {
 /// The component, ready to run calls.
 pub struct PluginHost {
     engine: Engine,
-    /// The typed exports; `None` for a component served by
-    /// [`PluginHost::proxy_only`].
-    pre: Option<PluginPre<HostCtx>>,
-    proxy: ProxyPre<HostCtx>,
+    component: wasmtime::component::Component,
+    /// Links the imports for blocking calls.
+    link: fn(&mut Linker<HostCtx>) -> wasmtime::Result<()>,
+    /// Whether the component has the typed exports (not a component
+    /// served by [`PluginHost::proxy_only`]).
+    typed: bool,
+    /// The component linked for blocking calls, at the first of them.
+    blocking: OnceLock<Result<Blocking, String>>,
+    /// `wasi:http/incoming-handler` linked for async calls (wasi:io's
+    /// waits and the body streams as futures); `None` for a host whose
+    /// [`Imports`] link blocking calls only.
+    proxy_async: Option<AsyncProxyPre<HostCtx>>,
     caps: Arc<Capabilities>,
     options: HostOptions,
     permits: Permits,
     ticker: Option<(Arc<AtomicBool>, JoinHandle<()>)>,
     /// What each call's context carries beside the capabilities.
     extension: Option<Extension>,
+}
+
+/// The component linked for blocking calls ([`PluginHost::call`],
+/// [`PluginHost::handle_http`]).
+struct Blocking {
+    /// The typed exports; `None` for a component served by
+    /// [`PluginHost::proxy_only`].
+    pre: Option<PluginPre<HostCtx>>,
+    proxy: ProxyPre<HostCtx>,
+}
+
+impl Blocking {
+    fn link(
+        engine: &Engine,
+        component: &wasmtime::component::Component,
+        link: fn(&mut Linker<HostCtx>) -> wasmtime::Result<()>,
+        typed: bool,
+    ) -> anyhow::Result<Self> {
+        let mut linker = Linker::<HostCtx>::new(engine);
+        link(&mut linker)?;
+        let instance_pre = linker
+            .instantiate_pre(component)
+            .map_err(anyhow::Error::from)
+            .context("linking the component")?;
+        Ok(Blocking {
+            proxy: ProxyPre::new(instance_pre.clone())?,
+            pre: typed.then(|| PluginPre::new(instance_pre)).transpose()?,
+        })
+    }
 }
 
 /// Makes each call's [`CallExtension`].
@@ -212,17 +250,34 @@ impl PluginHost {
         })?;
         let (engine, component) = loaded;
 
-        let mut linker = Linker::<HostCtx>::new(&engine);
-        match &imports {
-            None => link_capabilities(&mut linker)?,
-            Some(imports) => (imports.link)(&mut linker)?,
-        }
-        let instance_pre = linker
-            .instantiate_pre(&component)
-            .map_err(anyhow::Error::from)
-            .context("linking the component")?;
-        let proxy = ProxyPre::new(instance_pre.clone())?;
-        let pre = typed.then(|| PluginPre::new(instance_pre)).transpose()?;
+        // The host's own imports link for async calls at the start (what
+        // `serve` runs), and for blocking calls at the first of those;
+        // an embedder's [`Imports`] link for blocking calls only.
+        let link = match &imports {
+            None => link_capabilities,
+            Some(imports) => imports.link,
+        };
+        let blocking = OnceLock::new();
+        let proxy_async = match &imports {
+            Some(_) => {
+                let _ = blocking.set(Ok(Blocking::link(&engine, &component, link, typed)?));
+                None
+            }
+            None => {
+                let mut linker = Linker::<HostCtx>::new(&engine);
+                crate::link::add_wasi_to_linker_async(&mut linker)?;
+                crate::link::add_to_linker(&mut linker, HostCtx::customer_web)?;
+                let instance_pre = linker
+                    .instantiate_pre(&component)
+                    .map_err(anyhow::Error::from)
+                    .context("linking the component")?;
+                // The exports are checked now, not at the first call.
+                if typed {
+                    PluginPre::new(instance_pre.clone())?;
+                }
+                Some(AsyncProxyPre::new(instance_pre)?)
+            }
+        };
 
         let stop = Arc::new(AtomicBool::new(false));
         let ticker = {
@@ -239,8 +294,11 @@ impl PluginHost {
         };
         Ok(PluginHost {
             engine,
-            pre,
-            proxy,
+            component,
+            link,
+            typed,
+            blocking,
+            proxy_async,
             caps: Arc::new(caps),
             permits: Permits::new(options.max_concurrent),
             options,
@@ -302,6 +360,18 @@ impl PluginHost {
         &self.caps
     }
 
+    /// The component linked for blocking calls, linked now if this is
+    /// the first.
+    fn blocking(&self) -> anyhow::Result<&Blocking> {
+        self.blocking
+            .get_or_init(|| {
+                Blocking::link(&self.engine, &self.component, self.link, self.typed)
+                    .map_err(|e| format!("{e:#}"))
+            })
+            .as_ref()
+            .map_err(|e| anyhow::anyhow!("{e}"))
+    }
+
     /// The engine (for benchmarks that measure instantiation).
     pub fn engine(&self) -> &Engine {
         &self.engine
@@ -315,6 +385,7 @@ impl PluginHost {
         f: impl FnOnce(&Plugin, &mut Store<HostCtx>) -> wasmtime::Result<R>,
     ) -> anyhow::Result<R> {
         let pre = self
+            .blocking()?
             .pre
             .as_ref()
             .context("the component exports only wasi:http/incoming-handler")?;
@@ -347,6 +418,7 @@ impl PluginHost {
         let request = store.data_mut().http().new_incoming_request(scheme, request)?;
         let out = store.data_mut().http().new_response_outparam(respond)?;
         let proxy = self
+            .blocking()?
             .proxy
             .instantiate(&mut store)
             .map_err(anyhow::Error::from)
@@ -355,6 +427,69 @@ impl PluginHost {
             .wasi_http_incoming_handler()
             .call_handle(&mut store, request, out)
             .map_err(anyhow::Error::from)
+    }
+
+    /// [`PluginHost::handle_http`] on the awaiting task, as `serve` runs
+    /// each request: no hand-off to a blocking thread and back, which
+    /// costs more than the instance itself. The instance runs on a fiber
+    /// of this task and yields to the executor while it waits (on its
+    /// response body's reader, say) and after every 10 ms of computing;
+    /// past the call timeout it traps, as [`PluginHost::handle_http`]'s
+    /// does. The capabilities' blocking backends move the worker's other
+    /// tasks to another thread first, so a slow database holds up this
+    /// request only. Run it on a task of its own (`tokio::spawn`) and
+    /// await `respond`'s receiver: the response head goes out while the
+    /// instance goes on writing the body. Needs a multi-threaded tokio
+    /// runtime. A host made [`PluginHost::with_imports`] links blocking
+    /// imports only: for it, this runs [`PluginHost::handle_http`] on a
+    /// blocking thread.
+    pub async fn handle_http_async<B>(
+        self: Arc<Self>,
+        request: hyper::Request<B>,
+        scheme: Scheme,
+        respond: tokio::sync::oneshot::Sender<Result<hyper::Response<HyperOutgoingBody>, ErrorCode>>,
+    ) -> anyhow::Result<()>
+    where
+        B: hyper::body::Body<Data = hyper::body::Bytes> + Send + 'static,
+        B::Error: Into<wasmtime_wasi_http::Error>,
+    {
+        use wasmtime_wasi_http::WasiHttpView;
+        let Some(proxy) = &self.proxy_async else {
+            let host = self.clone();
+            return tokio::task::spawn_blocking(move || host.handle_http(request, scheme, respond))
+                .await
+                .context("the call's thread panicked")?;
+        };
+        let _permit = self.permits.acquire_async().await;
+        let mut store = self.new_store();
+        let mut left = self.deadline_ticks();
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(move |_| {
+            left = left.saturating_sub(1);
+            Ok(if left == 0 {
+                wasmtime::UpdateDeadline::Interrupt
+            } else {
+                wasmtime::UpdateDeadline::Yield(1)
+            })
+        });
+        let request = store.data_mut().http().new_incoming_request(scheme, request)?;
+        let out = store.data_mut().http().new_response_outparam(respond)?;
+        let proxy = proxy
+            .instantiate_async(&mut store)
+            .await
+            .map_err(anyhow::Error::from)
+            .context("instantiating")?;
+        proxy
+            .wasi_http_incoming_handler()
+            .call_handle(&mut store, request, out)
+            .await
+            .map_err(anyhow::Error::from)
+    }
+
+    /// Epoch ticks in one call's time limit.
+    fn deadline_ticks(&self) -> u64 {
+        let ticks = (self.options.call_timeout.as_millis() / EPOCH_TICK.as_millis()).max(1);
+        u64::try_from(ticks).unwrap_or(u64::MAX)
     }
 
     fn new_store(&self) -> Store<HostCtx> {
@@ -368,8 +503,7 @@ impl PluginHost {
         }
         let mut store = Store::new(&self.engine, ctx);
         store.limiter(|ctx| &mut ctx.limits);
-        let ticks = (self.options.call_timeout.as_millis() / EPOCH_TICK.as_millis()).max(1);
-        store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX));
+        store.set_epoch_deadline(self.deadline_ticks());
         store
     }
 }
@@ -390,36 +524,45 @@ fn link_capabilities(linker: &mut Linker<HostCtx>) -> wasmtime::Result<()> {
     crate::link::add_to_linker(linker, HostCtx::customer_web)
 }
 
-/// A counting semaphore bounding live instances.
-struct Permits {
-    free: Mutex<usize>,
-    returned: Condvar,
-}
-
-struct Permit<'a>(&'a Permits);
+/// A counting semaphore bounding live instances, waited for by blocking
+/// calls and async ones alike, first come first served.
+struct Permits(tokio::sync::Semaphore);
 
 impl Permits {
     fn new(n: usize) -> Self {
-        Permits {
-            free: Mutex::new(n),
-            returned: Condvar::new(),
-        }
+        Permits(tokio::sync::Semaphore::new(n))
     }
 
-    fn acquire(&self) -> Permit<'_> {
-        let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
-        while *free == 0 {
-            free = self.returned.wait(free).unwrap_or_else(|e| e.into_inner());
+    /// A permit, blocking the thread until one is free.
+    fn acquire(&self) -> tokio::sync::SemaphorePermit<'_> {
+        if let Ok(permit) = self.0.try_acquire() {
+            return permit;
         }
-        *free -= 1;
-        Permit(self)
+        park_until(self.0.acquire()).expect("the semaphore is never closed")
+    }
+
+    /// A permit, waiting on the task until one is free.
+    async fn acquire_async(&self) -> tokio::sync::SemaphorePermit<'_> {
+        self.0.acquire().await.expect("the semaphore is never closed")
     }
 }
 
-impl Drop for Permit<'_> {
-    fn drop(&mut self) {
-        let mut free = self.0.free.lock().unwrap_or_else(|e| e.into_inner());
-        *free += 1;
-        self.0.returned.notify_one();
+/// Drives `future` on this thread, parking it between wake-ups: for
+/// futures that need no runtime (a semaphore's turn).
+fn park_until<F: std::future::Future>(future: F) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl std::task::Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Arc::new(Unpark(std::thread::current())).into();
+    let mut cx = std::task::Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    loop {
+        if let std::task::Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+            return out;
+        }
+        std::thread::park();
     }
 }

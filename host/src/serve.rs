@@ -499,16 +499,14 @@ async fn to_component(
     turn: Option<tokio::sync::OwnedSemaphorePermit>,
 ) -> Result<Response<HyperOutgoingBody>, String> {
     let (sender, receiver) = tokio::sync::oneshot::channel();
-    // The turn to hash is held until the instance is done, not only until
-    // the response head.
-    let task = tokio::task::spawn_blocking(move || {
-        let result = host.handle_http(
-            request.map(|body| {
-                body.map_err(|never: Infallible| -> wasmtime_wasi_http::Error { match never {} })
-            }),
-            Scheme::Http,
-            sender,
-        );
+    // The instance runs on a task of its own, on this worker (no thread
+    // hand-off), so the response head goes back to the connection while
+    // the instance writes the body. The turn to hash is held until the
+    // instance is done, not only until the response head.
+    let request =
+        request.map(|body| body.map_err(|never: Infallible| -> wasmtime_wasi_http::Error { match never {} }));
+    let task = tokio::spawn(async move {
+        let result = host.handle_http_async(request, Scheme::Http, sender).await;
         drop(turn);
         result
     });

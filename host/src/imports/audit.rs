@@ -24,7 +24,7 @@ impl audit::Host for CustomerWeb<'_> {
             subject: event.subject,
             detail: event.detail,
         };
-        self.caps.audit.record(&event).map_err(|e| {
+        crate::blocking::run(|| self.caps.audit.record(&event)).map_err(|e| {
             tracing::error!(error = %e, "customer_web.audit fault: event not recorded");
             Error::Unavailable(e.to_string()).into()
         })

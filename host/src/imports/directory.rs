@@ -32,9 +32,7 @@ impl directory::Host for CustomerWeb<'_> {
             postal_code: identity.postal_code,
             policy_number: identity.policy_number,
         };
-        self.caps
-            .directory
-            .find_policyholder(&query)
+        crate::blocking::run(|| self.caps.directory.find_policyholder(&query))
             .map(|found| {
                 found.map(|p| Policyholder {
                     customer_id: p.customer_id,
@@ -46,9 +44,7 @@ impl directory::Host for CustomerWeb<'_> {
 
     fn list_contracts(&mut self, customer_id: String) -> Result<Vec<Contract>, Fault<Error>> {
         let _span = tracing::debug_span!("customer_web.directory.list_contracts").entered();
-        self.caps
-            .directory
-            .list_contracts(&customer_id)
+        crate::blocking::run(|| self.caps.directory.list_contracts(&customer_id))
             .map(|list| {
                 list.into_iter()
                     .map(|c| Contract {

@@ -21,7 +21,8 @@ impl mail::Host for CustomerWeb<'_> {
         if let Some(refusal) = outgoing.refusal() {
             return Err(Error::Rejected(refusal.into()).into());
         }
-        match self.caps.outbox.enqueue(&outgoing, self.now()) {
+        let now = self.now();
+        match crate::blocking::run(|| self.caps.outbox.enqueue(&outgoing, now)) {
             Ok(id) => {
                 tracing::info!(id, kind = %outgoing.kind, "mail queued");
                 Ok(())

@@ -37,9 +37,7 @@ impl storage::Host for CustomerWeb<'_> {
         if backend::too_large(&key, None) {
             return Err(Error::TooLarge.into());
         }
-        self.caps
-            .store
-            .get(&key)
+        crate::blocking::run(|| self.caps.store.get(&key))
             .map(|e| {
                 e.map(|e| Entry {
                     value: e.value,
@@ -60,9 +58,7 @@ impl storage::Host for CustomerWeb<'_> {
         if backend::too_large(&key, Some(&value)) {
             return Err(Error::TooLarge.into());
         }
-        self.caps
-            .store
-            .put(&key, &value, condition(c), expires_at)
+        crate::blocking::run(|| self.caps.store.put(&key, &value, condition(c), expires_at))
             .map(outcome)
             .map_err(error)
     }
@@ -72,9 +68,7 @@ impl storage::Host for CustomerWeb<'_> {
         if backend::too_large(&key, None) {
             return Err(Error::TooLarge.into());
         }
-        self.caps
-            .store
-            .delete(&key, condition(c))
+        crate::blocking::run(|| self.caps.store.delete(&key, condition(c)))
             .map(outcome)
             .map_err(error)
     }
