@@ -211,11 +211,11 @@ fn over_hello(sample: &Sample, hello: &Sample) -> Limit {
 /// collected.
 fn handle(runtime: &tokio::runtime::Runtime, host: &Arc<PluginHost>, path: &str) -> Duration {
     let host = host.clone();
-    let path = path.to_owned();
+    let uri = path.to_owned();
     let (status, took) = runtime
         .block_on(runtime.spawn(async move {
             let began = Instant::now();
-            let request = hyper::Request::get(path.as_str())
+            let request = hyper::Request::get(uri.as_str())
                 .header("host", "127.0.0.1")
                 .body(
                     http_body_util::Empty::<Bytes>::new()

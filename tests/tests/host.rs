@@ -362,3 +362,74 @@ fn hashes_the_component_stores_verify_natively() {
     assert!(Memorised::new(PASSWORD).verify(password_hash));
     assert!(!Memorised::new("not the password").verify(password_hash));
 }
+
+/// One request through `handle_http_async` as `serve` makes it: the
+/// instance on a task of its own, the head awaited, the body collected.
+async fn answer(
+    host: std::sync::Arc<PluginHost>,
+    method: &str,
+    path: &str,
+    body: &'static [u8],
+) -> (u16, String) {
+    use http_body_util::BodyExt;
+    let request = hyper::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", "127.0.0.1")
+        .header("content-type", "application/json")
+        .header("spin-client-addr", "127.0.0.1:1")
+        .body(
+            http_body_util::Full::new(hyper::body::Bytes::from_static(body))
+                .map_err(|never: std::convert::Infallible| -> wasmtime_wasi_http::Error { match never {} }),
+        )
+        .expect("request");
+    let (respond, response) = tokio::sync::oneshot::channel();
+    let instance = tokio::spawn(host.handle_http_async(
+        request,
+        wasmtime_wasi_http::p2::bindings::http::types::Scheme::Http,
+        respond,
+    ));
+    let response = response.await.expect("an answer").expect("a response");
+    let status = response.status().as_u16();
+    let body = response.into_body().collect().await.expect("the body").to_bytes();
+    instance.await.expect("joined").expect("handled");
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+#[test]
+fn requests_on_one_worker_are_all_answered_while_one_hashes() {
+    // One worker, more requests than instance slots: the hashing one
+    // yields its worker, the others wait for a slot on their tasks, and
+    // the storage calls move the worker's other tasks aside.
+    let host = std::sync::Arc::new(
+        PluginHost::new(EMBEDDED_COMPONENT, Capabilities::in_memory(), common::options()).expect("host"),
+    );
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let (hashed, pages) = runtime.block_on(async {
+        let hashing = tokio::spawn(answer(
+            host.clone(),
+            "POST",
+            "/api/v1/recovery",
+            br#"{"email":"a@example.jp","birth_date":"1985-04-01"}"#,
+        ));
+        let pages: Vec<_> = (0..12)
+            .map(|_| tokio::spawn(answer(host.clone(), "GET", "/", b"")))
+            .collect();
+        let mut answered = Vec::new();
+        for page in pages {
+            answered.push(page.await.expect("a page"));
+        }
+        (hashing.await.expect("the hashing request"), answered)
+    });
+    // A recovery hashes the new screen keyword it answers.
+    assert_eq!(hashed.0, 200, "{}", hashed.1);
+    assert!(hashed.1.contains("\"keyword\":"), "{}", hashed.1);
+    for (status, body) in pages {
+        assert_eq!(status, 200);
+        assert!(body.contains("お客さまWebサービス"), "{body}");
+    }
+}
