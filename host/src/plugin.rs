@@ -110,12 +110,7 @@ impl Blocking {
         link: fn(&mut Linker<HostCtx>) -> wasmtime::Result<()>,
         typed: bool,
     ) -> anyhow::Result<Self> {
-        let mut linker = Linker::<HostCtx>::new(engine);
-        link(&mut linker)?;
-        let instance_pre = linker
-            .instantiate_pre(component)
-            .map_err(anyhow::Error::from)
-            .context("linking the component")?;
+        let instance_pre = instantiate_pre(engine, component, link)?;
         Ok(Blocking {
             proxy: ProxyPre::new(instance_pre.clone())?,
             pre: typed.then(|| PluginPre::new(instance_pre)).transpose()?,
@@ -264,13 +259,7 @@ impl PluginHost {
                 None
             }
             None => {
-                let mut linker = Linker::<HostCtx>::new(&engine);
-                crate::link::add_wasi_to_linker_async(&mut linker)?;
-                crate::link::add_to_linker(&mut linker, HostCtx::customer_web)?;
-                let instance_pre = linker
-                    .instantiate_pre(&component)
-                    .map_err(anyhow::Error::from)
-                    .context("linking the component")?;
+                let instance_pre = instantiate_pre(&engine, &component, link_capabilities_async)?;
                 // The exports are checked now, not at the first call.
                 if typed {
                     PluginPre::new(instance_pre.clone())?;
@@ -522,6 +511,26 @@ impl Drop for PluginHost {
 fn link_capabilities(linker: &mut Linker<HostCtx>) -> wasmtime::Result<()> {
     crate::link::add_wasi_to_linker(linker)?;
     crate::link::add_to_linker(linker, HostCtx::customer_web)
+}
+
+/// [`link_capabilities`] for async calls.
+fn link_capabilities_async(linker: &mut Linker<HostCtx>) -> wasmtime::Result<()> {
+    crate::link::add_wasi_to_linker_async(linker)?;
+    crate::link::add_to_linker(linker, HostCtx::customer_web)
+}
+
+/// `component` with its imports linked by `link`.
+fn instantiate_pre(
+    engine: &Engine,
+    component: &wasmtime::component::Component,
+    link: fn(&mut Linker<HostCtx>) -> wasmtime::Result<()>,
+) -> anyhow::Result<wasmtime::component::InstancePre<HostCtx>> {
+    let mut linker = Linker::<HostCtx>::new(engine);
+    link(&mut linker)?;
+    linker
+        .instantiate_pre(component)
+        .map_err(anyhow::Error::from)
+        .context("linking the component")
 }
 
 /// A counting semaphore bounding live instances, waited for by blocking
