@@ -16,6 +16,7 @@ wasmtime::component::bindgen!({
         "customer-web:plugin/directory.error" => crate::link::DirectoryFault,
         "customer-web:plugin/config.error" => crate::link::ConfigFault,
         "customer-web:plugin/audit.error" => crate::link::AuditFault,
+        "customer-web:plugin/hashing.error" => crate::link::HashingFault,
     },
     additional_derives: [PartialEq],
 });

@@ -19,6 +19,7 @@ use crate::audit::{AuditLog, MemoryAuditLog, PostgresAuditLog, SqliteAuditLog};
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::directory::{Directory, FileDirectory};
+use crate::hashing::Hashing;
 use crate::mail::{MemoryOutbox, PostgresOutbox, SharedOutbox, SqliteOutbox};
 use crate::storage::{MemoryStore, PostgresStore, SharedHousekeeping, SharedStore, SqliteStore};
 
@@ -44,6 +45,9 @@ pub struct Capabilities {
     pub settings: Settings,
     /// The wall clock (the component's and the capabilities').
     pub clock: Clock,
+    /// Who hashes keywords and passwords: the component (the default) or
+    /// this host, natively.
+    pub hashing: Hashing,
 }
 
 impl Capabilities {
@@ -64,6 +68,7 @@ impl Capabilities {
             audit: Arc::new(MemoryAuditLog::new()),
             settings: Settings::default(),
             clock,
+            hashing: Hashing::default(),
         }
     }
 
@@ -90,6 +95,7 @@ impl Capabilities {
             audit: Arc::new(SqliteAuditLog::open(db)?),
             settings: Settings::default(),
             clock,
+            hashing: Hashing::default(),
         })
     }
 
@@ -111,6 +117,7 @@ impl Capabilities {
             audit: Arc::new(PostgresAuditLog::on(pool)?),
             settings: Settings::default(),
             clock,
+            hashing: Hashing::default(),
         })
     }
 

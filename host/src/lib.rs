@@ -1,7 +1,8 @@
 //! The wasmtime host of customer-web, as a library: it runs the
 //! customer-web component and supplies its capabilities — versioned
 //! storage (SQLite, PostgreSQL or memory), a durable mail outbox, the
-//! insurer's directory, configuration and the audit trail. The
+//! insurer's directory, configuration, the audit trail and, where chosen,
+//! native hashing ([`hashing`]). The
 //! `customer-web` command (`cli/`) is built on it.
 //!
 //! It links the capabilities into an embedder's own `Linker<T>`
@@ -28,6 +29,7 @@ pub mod config;
 pub mod ctx;
 pub mod dev;
 pub mod guard;
+pub mod hashing;
 /// The insurer's directory ([`FileDirectory`](directory::FileDirectory) and the
 /// [`Directory`](directory::Directory) trait), shared with the Spin adapter.
 pub use customer_web_directory as directory;

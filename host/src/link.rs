@@ -55,7 +55,7 @@ use wasmtime_wasi::WasiView;
 use wasmtime_wasi_http::WasiHttpView;
 
 use crate::bindings::Plugin;
-use crate::bindings::customer_web::plugin::{audit, config, directory, mail, storage};
+use crate::bindings::customer_web::plugin::{audit, config, directory, hashing, mail, storage};
 use crate::ctx::Capabilities;
 
 /// The capabilities as one call's imports see them: a view borrowed from
@@ -85,7 +85,7 @@ impl HasData for HasCustomerWeb {
 }
 
 /// Links the component's capability imports (`customer-web:plugin`'s
-/// world `imports`: storage, mail, directory, config, audit) into
+/// world `imports`: storage, mail, directory, config, audit, hashing) into
 /// `linker`, each call reaching the capabilities through `view`.
 pub fn add_to_linker<T: Send + 'static>(
     linker: &mut Linker<T>,
@@ -195,3 +195,5 @@ pub type DirectoryFault = Fault<directory::Error>;
 pub type ConfigFault = Fault<config::Error>;
 /// A `customer-web:plugin/audit` failure.
 pub type AuditFault = Fault<audit::Error>;
+/// A `customer-web:plugin/hashing` failure.
+pub type HashingFault = Fault<hashing::Error>;

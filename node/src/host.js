@@ -1,5 +1,6 @@
 // A Node.js host for the customer-web component: the five capabilities of
-// `wit/worlds.wit` (world `imports`) supplied from JavaScript, and the
+// `wit/worlds.wit` (world `imports`) supplied from JavaScript (hashing,
+// the sixth import, is not offered: the component hashes itself), and the
 // component (transpiled by jco into ../generated, see scripts/transpile.js)
 // instantiated on them.
 //
@@ -317,8 +318,8 @@ export class Capabilities {
   }
 
   /**
-   * The import object for jco's `instantiate`: the five capabilities and
-   * WASI (preview2-shim), with the wall clock read from `clock`, so the
+   * The import object for jco's `instantiate`: the five capabilities,
+   * hashing declined, and WASI (preview2-shim), with the wall clock read from `clock`, so the
    * component and storage expiry agree on the time.
    */
   imports() {
@@ -341,6 +342,10 @@ export class Capabilities {
       },
       'customer-web:plugin/audit': {
         recordEvent: guarded('audit', (event) => audit.recordEvent(event)),
+      },
+      // Not offered: `none` (undefined), and the component hashes itself.
+      'customer-web:plugin/hashing': {
+        argon2id: () => undefined,
       },
       'wasi:cli/environment': cli.environment,
       'wasi:cli/exit': cli.exit,

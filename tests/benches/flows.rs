@@ -22,9 +22,11 @@ use std::time::{Duration, Instant};
 use common::{Backend, Harness, KEYWORD, PASSWORD, link_token, terms, yamada};
 use customer_web_core::Service;
 use customer_web_core::model::CustomerInput as NativeCustomer;
+use customer_web_core::ports::OwnHashing;
 use customer_web_core::ports::{Condition as NativeCondition, Store as _};
 use customer_web_core::secret::{Memorised, Token};
 use customer_web_core::testing::{SeqRng, World};
+use customer_web_host::hashing::Hashing;
 use customer_web_host::plugin::EMBEDDED_COMPONENT;
 use customer_web_host::storage::Condition;
 use customer_web_host::{Capabilities, HostOptions, PluginHost};
@@ -54,6 +56,9 @@ const START_ITERS: usize = 20;
 /// first answer.
 const START_LIMIT: Duration = Duration::from_millis(5);
 
+/// The bar for argon2id in the component: at most this times native.
+const ARGON2_BAR: f64 = 1.3;
+
 /// Agent code of every benchmarked flow (the entry link of an agent's page).
 const AGENT: &str = "AG001";
 
@@ -71,8 +76,22 @@ fn main() {
         cache_dir: Some(cache.path().to_owned()),
         ..HostOptions::default()
     };
-    let wasm = Harness::with_options(Backend::Memory, options);
+    let wasm = Harness::with_options(Backend::Memory, options.clone());
     let native = Native::new();
+    // The same component on a host that hashes natively in its stead
+    // (`serve --native-hashing`), over storage of its own.
+    let hosted = {
+        let caps = Capabilities {
+            hashing: Hashing::Native,
+            ..Capabilities::in_memory()
+        };
+        let host = PluginHost::new(EMBEDDED_COMPONENT, caps, options).expect("host");
+        Harness::over(
+            std::sync::Arc::new(host),
+            customer_web_testkit::MovableClock::new(),
+        )
+    };
+    let argon2_wasm = WasmArgon2::new(wasm.host.engine().clone());
 
     // One hashing step, beside the same step natively and beside argon2id
     // alone (the hash-bound ceiling). Each flow is prepared (screens 1 and
@@ -81,18 +100,28 @@ fn main() {
     eprintln!("argon2id and submit-contact …");
     let n = HASH_WARMUP + HASH_ITERS;
     let wasm_flows: Vec<String> = (0..n).map(|_| wasm_customer_entered(&wasm)).collect();
+    let hosted_flows: Vec<String> = (0..n).map(|_| wasm_customer_entered(&hosted)).collect();
     let native_flows: Vec<Token> = (0..n).map(|_| native.customer_entered()).collect();
     let rng = SeqRng::default();
-    let [argon2, wasm_contact, native_contact] = measure(
+    let [argon2, wasm_argon2, wasm_contact, hosted_contact, native_contact] = measure(
         HASH_WARMUP,
         HASH_ITERS,
         1,
         [
-            &mut |_| timed(|| Memorised::new(KEYWORD).hash(&rng).expect("argon2id")),
+            &mut |_| timed(|| Memorised::new(KEYWORD).hash(&rng, &OwnHashing).expect("argon2id")),
+            &mut |_| timed(|| argon2_wasm.hash()),
             &mut |i| {
                 let email = format!("contact-{i}@example.jp");
                 timed(|| {
                     wasm.submit_contact(&wasm_flows[i], KEYWORD, &email)
+                        .expect("contact")
+                })
+            },
+            &mut |i| {
+                let email = format!("contact-{i}@example.jp");
+                timed(|| {
+                    hosted
+                        .submit_contact(&hosted_flows[i], KEYWORD, &email)
                         .expect("contact")
                 })
             },
@@ -114,6 +143,18 @@ fn main() {
         vec![Limit::none("the hash-bound ceiling")],
     );
     table.row(
+        "argon2id in wasm alone (SIMD, fresh instance)",
+        &wasm_argon2,
+        vec![
+            Limit::value("argon2id native", ceiling, ratio(wasm_argon2.p50(), ceiling)),
+            Limit::value(
+                "the bar: 1.3x native",
+                ceiling.mul_f64(ARGON2_BAR),
+                ratio(wasm_argon2.p50(), ceiling.mul_f64(ARGON2_BAR)),
+            ),
+        ],
+    );
+    table.row(
         "component load, precompiled file kept (PluginHost::new)",
         &warm,
         vec![Limit::sample(
@@ -132,6 +173,18 @@ fn main() {
                 ratio(wasm_contact.p50(), native_contact.p50()),
             ),
             Limit::value("1 argon2id native", ceiling, ratio(wasm_contact.p50(), ceiling)),
+        ],
+    );
+    table.row(
+        "submit-contact, the host hashing natively",
+        &hosted_contact,
+        vec![
+            Limit::sample(
+                "native same core",
+                &native_contact,
+                ratio(hosted_contact.p50(), native_contact.p50()),
+            ),
+            Limit::value("1 argon2id native", ceiling, ratio(hosted_contact.p50(), ceiling)),
         ],
     );
 
@@ -238,11 +291,15 @@ fn main() {
     // A whole enrollment, screens 1–10: three argon2id (keyword hash,
     // keyword check, password hash).
     eprintln!("full enrollment …");
-    let [wasm_enroll, native_enroll] = measure(
+    let [wasm_enroll, hosted_enroll, native_enroll] = measure(
         ENROLL_WARMUP,
         ENROLL_ITERS,
         1,
-        [&mut |i| wasm_enrollment(&wasm, i), &mut |i| native.enrollment(i)],
+        [
+            &mut |i| wasm_enrollment(&wasm, i),
+            &mut |i| wasm_enrollment(&hosted, i),
+            &mut |i| native.enrollment(i),
+        ],
     );
     table.row(
         "wasm full enrollment (screens 1-10, 3 argon2id)",
@@ -257,6 +314,22 @@ fn main() {
                 "3 argon2id native",
                 3 * ceiling,
                 ratio(wasm_enroll.p50(), 3 * ceiling),
+            ),
+        ],
+    );
+    table.row(
+        "full enrollment, the host hashing natively",
+        &hosted_enroll,
+        vec![
+            Limit::sample(
+                "native same core",
+                &native_enroll,
+                ratio(hosted_enroll.p50(), native_enroll.p50()),
+            ),
+            Limit::value(
+                "3 argon2id native",
+                3 * ceiling,
+                ratio(hosted_enroll.p50(), 3 * ceiling),
             ),
         ],
     );
@@ -505,5 +578,78 @@ fn yamada_native() -> NativeCustomer {
         phone: c.phone,
         postal_code: c.postal_code,
         policy_number: c.policy_number,
+    }
+}
+
+/// argon2id alone in WebAssembly: the workspace's wasm build of argon2
+/// (SIMD, the patched block function) as a wasm32-wasip2 command
+/// (`tests/argon2-vectors`, argument `hash`), on the host's own engine (its
+/// pooling allocator with resident memory slots), a fresh instance per
+/// hash as the component gets.
+struct WasmArgon2 {
+    engine: wasmtime::Engine,
+    command: wasmtime_wasi::p2::bindings::sync::CommandPre<ArgonCtx>,
+}
+
+struct ArgonCtx {
+    wasi: wasmtime_wasi::WasiCtx,
+    table: wasmtime::component::ResourceTable,
+}
+
+impl wasmtime_wasi::WasiView for ArgonCtx {
+    fn ctx(&mut self) -> wasmtime_wasi::WasiCtxView<'_> {
+        wasmtime_wasi::WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl WasmArgon2 {
+    fn new(engine: wasmtime::Engine) -> Self {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .expect("tests/ sits in the workspace root");
+        let wasm = customer_web_wasm_cargo::ARGON2_VECTORS
+            .run(root)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let component = wasmtime::component::Component::from_file(&engine, &wasm).expect("the command");
+        let mut linker = wasmtime::component::Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).expect("WASI");
+        let pre = linker.instantiate_pre(&component).expect("links");
+        let command = wasmtime_wasi::p2::bindings::sync::CommandPre::new(pre).expect("a command");
+        let this = WasmArgon2 { engine, command };
+        assert_eq!(
+            this.hash(),
+            customer_web_argon2_vectors::one_hash(),
+            "wasm and native argon2id agree"
+        );
+        this
+    }
+
+    fn hash(&self) -> String {
+        let stdout = wasmtime_wasi::p2::pipe::MemoryOutputPipe::new(1024);
+        let wasi = wasmtime_wasi::WasiCtx::builder()
+            .args(&["argon2-vectors", "hash"])
+            .stdout(stdout.clone())
+            .build();
+        let ctx = ArgonCtx {
+            wasi,
+            table: wasmtime::component::ResourceTable::new(),
+        };
+        let mut store = wasmtime::Store::new(&self.engine, ctx);
+        // The host's engine interrupts at an epoch deadline; this has none.
+        store.set_epoch_deadline(u64::MAX / 2);
+        let command = self.command.instantiate(&mut store).expect("instantiated");
+        command
+            .wasi_cli_run()
+            .call_run(&mut store)
+            .expect("ran")
+            .expect("exited 0");
+        drop(store);
+        String::from_utf8(stdout.contents().to_vec())
+            .expect("UTF-8")
+            .trim()
+            .to_owned()
     }
 }

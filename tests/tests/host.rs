@@ -326,6 +326,7 @@ fn a_proxy_only_host_serves_no_typed_calls() {
 /// so does the keyword's, and neither verifies another secret.
 #[test]
 fn hashes_the_component_stores_verify_natively() {
+    use customer_web_core::ports::OwnHashing;
     use customer_web_core::secret::Memorised;
     let h = Harness::new(Backend::Memory);
     let token = h.mail_link(CONTACT);
@@ -347,8 +348,14 @@ fn hashes_the_component_stores_verify_natively() {
         keyword_hash.starts_with("argon2id$v=19$m=19456,t=2,p=1$"),
         "{keyword_hash}"
     );
-    assert!(Memorised::new(KEYWORD).verify(keyword_hash));
-    assert!(!Memorised::new("another keyword").verify(keyword_hash));
+    assert_eq!(
+        Memorised::new(KEYWORD).verify(keyword_hash, &OwnHashing),
+        Ok(true)
+    );
+    assert_eq!(
+        Memorised::new("another keyword").verify(keyword_hash, &OwnHashing),
+        Ok(false)
+    );
 
     let verified = h.submit_keyword(&token, KEYWORD).expect("keyword");
     h.submit_credentials(&verified.ticket, "native@example.jp", PASSWORD)
@@ -359,8 +366,74 @@ fn hashes_the_component_stores_verify_natively() {
     let password_hash = accounts[0]["password_hash"]
         .as_str()
         .expect("the password's hash");
-    assert!(Memorised::new(PASSWORD).verify(password_hash));
-    assert!(!Memorised::new("not the password").verify(password_hash));
+    assert_eq!(
+        Memorised::new(PASSWORD).verify(password_hash, &OwnHashing),
+        Ok(true)
+    );
+    assert_eq!(
+        Memorised::new("not the password").verify(password_hash, &OwnHashing),
+        Ok(false)
+    );
+}
+
+/// A host that hashes natively (`Hashing::Native`) computes argon2id in
+/// the component's stead: the hashing instance never grows to argon2id's
+/// 19 MiB. Its hashes and the component's own are the same function, so
+/// hosts sharing one store may hash differently: a keyword hashed by the
+/// host verifies in the component, a password hashed in the component
+/// verifies in the host, and wrong secrets fail in both.
+#[test]
+fn a_host_that_hashes_natively_and_one_that_does_not_verify_each_others_hashes() {
+    use customer_web_host::bindings::exports::customer_web::plugin::account::SignInError;
+    use customer_web_host::hashing::Hashing;
+    let time = customer_web_testkit::MovableClock::new();
+    let caps = Capabilities::in_memory_on(time.clock());
+    let host = |hashing| {
+        let caps = Capabilities {
+            hashing,
+            ..caps.clone()
+        };
+        let host = PluginHost::new(EMBEDDED_COMPONENT, caps, common::options()).expect("host");
+        Harness::over(std::sync::Arc::new(host), time.clone())
+    };
+    let (native, wasm) = (host(Hashing::Native), host(Hashing::Component));
+
+    let flow = native.start(Some("AG001")).unwrap();
+    native
+        .submit_customer(&flow, &common::yamada(), &common::terms())
+        .unwrap();
+    let (contact, peak) = native.with_peak_memory(|p, s| {
+        p.customer_web_plugin_enrollment()
+            .call_submit_contact(s, &flow, KEYWORD, CONTACT)
+    });
+    contact.unwrap();
+    assert!(
+        peak < 19 << 20,
+        "the instance grew to {peak} bytes: it hashed itself"
+    );
+    native.confirm(&flow).unwrap();
+    let token = common::link_token(&native.last_mail());
+
+    assert_eq!(
+        wasm.submit_keyword(&token, "another keyword").unwrap_err(),
+        FlowError::WrongKeyword(4)
+    );
+    let verified = wasm
+        .submit_keyword(&token, KEYWORD)
+        .expect("the host's hash verifies in wasm");
+    wasm.submit_credentials(&verified.ticket, "native@example.jp", PASSWORD)
+        .unwrap();
+    wasm.complete(&verified.ticket).unwrap();
+
+    assert_eq!(
+        native
+            .sign_in("native@example.jp", "not the password")
+            .unwrap_err(),
+        SignInError::BadCredentials
+    );
+    native
+        .sign_in("native@example.jp", PASSWORD)
+        .expect("the component's hash verifies natively");
 }
 
 /// One request through `handle_http_async` as `serve` makes it: the

@@ -42,13 +42,19 @@ fn mailed_token(db: &PgPool, to: &str) -> String {
     walks::token_in(&mail.message.text)
 }
 
+/// Hosts sharing one database may differ in who hashes: A leaves it to
+/// the component, B hashes natively (`--native-hashing`). The keyword
+/// hashed in WebAssembly on A is checked natively on B, and the password
+/// B hashed natively is checked in WebAssembly on A.
 #[test]
 fn a_flow_begun_on_one_host_is_finished_on_another() {
     let Some(db) = TestDatabase::create("several hosts") else {
         return;
     };
     let a = ServeProcess::start(&db.url, &["--dev"]);
-    let b = ServeProcess::start(&db.url, &["--dev"]);
+    let b = ServeProcess::start(&db.url, &["--dev", "--native-hashing"]);
+    assert!(a.log().contains("hashing=component"), "{}", a.log());
+    assert!(b.log().contains("hashing=native"), "{}", b.log());
 
     // Screens 1–5 on A.
     let mut pc = a.browser();

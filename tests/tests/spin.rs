@@ -143,7 +143,7 @@ fn the_adapter_exports_exactly_the_capabilities_the_component_imports() {
     // adapter exports exactly those: the package key matches them all and
     // nothing else.
     let capabilities = plugin(&main_imports);
-    let expected: BTreeSet<String> = ["storage", "mail", "directory", "config", "audit"]
+    let expected: BTreeSet<String> = ["storage", "mail", "directory", "config", "audit", "hashing"]
         .iter()
         .map(|c| format!("customer-web:plugin/{c}@0.1.0"))
         .collect();
@@ -182,7 +182,7 @@ fn the_stand_in_refuses_the_layouts_spin_refuses() {
     let main = EMBEDDED_COMPONENT;
     // One key per interface of one package: Spin 4.0.2 registers the
     // package once per key, and the second registration fails.
-    let per_interface: Vec<(String, &[u8])> = ["storage", "mail", "directory", "config", "audit"]
+    let per_interface: Vec<(String, &[u8])> = ["storage", "mail", "directory", "config", "audit", "hashing"]
         .iter()
         .map(|c| (format!("customer-web:plugin/{c}"), adapter.as_slice()))
         .collect();
@@ -384,7 +384,7 @@ fn the_build_commands_are_the_ones_the_artifacts_crate_runs() {
 }
 
 #[test]
-fn one_package_key_plugs_the_five_capabilities() {
+fn one_package_key_plugs_every_capability() {
     let (imports, _) = spin::interfaces(EMBEDDED_COMPONENT);
     let keys: Vec<String> = spin::dependencies().into_iter().map(|(k, _)| k).collect();
     // One key per package: Spin registers a dependency's package once per
@@ -392,7 +392,7 @@ fn one_package_key_plugs_the_five_capabilities() {
     assert_eq!(keys, ["customer-web:plugin"]);
     let key: spin::DependencyName = keys[0].parse().expect("a dependency name");
     let matched: BTreeSet<String> = imports.iter().filter(|i| key.matches(i)).cloned().collect();
-    let capabilities: BTreeSet<String> = ["storage", "mail", "directory", "config", "audit"]
+    let capabilities: BTreeSet<String> = ["storage", "mail", "directory", "config", "audit", "hashing"]
         .iter()
         .map(|c| format!("customer-web:plugin/{c}@0.1.0"))
         .collect();

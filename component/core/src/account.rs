@@ -76,7 +76,7 @@ impl Service<'_> {
         let now = self.now();
         let password = Memorised::new(password);
         let Ok(user_id) = validate::email(user_id) else {
-            password.verify_nothing();
+            password.verify_nothing(self.ports.hasher);
             return Err(SignInError::BadCredentials);
         };
         let throttle = throttle_key(&user_id, &self.client);
@@ -104,9 +104,11 @@ impl Service<'_> {
                 None => None,
             };
         let verified = match &account {
-            Some(a) => password.verify(&a.password_hash),
+            Some(a) => password
+                .verify(&a.password_hash, self.ports.hasher)
+                .map_err(|e| unavailable(e.into()))?,
             None => {
-                password.verify_nothing();
+                password.verify_nothing(self.ports.hasher);
                 false
             }
         };

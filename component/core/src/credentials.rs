@@ -64,7 +64,7 @@ impl Service<'_> {
             }
             return Err(e);
         }
-        let password_hash = Memorised::new(password).hash(self.ports.rng)?;
+        let password_hash = Memorised::new(password).hash(self.ports.rng, self.ports.hasher)?;
         if self.user_id_taken(&user_id, &current.target)? {
             return Err(FlowError::UserIdUnavailable);
         }

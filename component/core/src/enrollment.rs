@@ -146,7 +146,7 @@ impl Service<'_> {
         ) {
             return Err(FlowError::WrongStep(current.state.name().into()));
         }
-        let keyword_hash = Memorised::new(keyword).hash(self.ports.rng)?;
+        let keyword_hash = Memorised::new(keyword).hash(self.ports.rng, self.ports.hasher)?;
         self.update_flow(flow_id, |flow| {
             if !matches!(
                 flow.state,

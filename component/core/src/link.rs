@@ -76,7 +76,7 @@ impl Service<'_> {
             LinkKind::Recovery => keyword.to_uppercase(),
             LinkKind::Enrollment => keyword,
         };
-        if !Memorised::new(keyword).verify(&link.keyword_hash) {
+        if !Memorised::new(keyword).verify(&link.keyword_hash, self.ports.hasher)? {
             let left = MAX_KEYWORD_ATTEMPTS.saturating_sub(link.attempts);
             self.audit("keyword-failed", &link.reference, format!("attempts-left={left}"));
             if left == 0 {

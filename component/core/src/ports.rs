@@ -144,6 +144,43 @@ pub trait Rng {
     fn fill(&self, buf: &mut [u8]);
 }
 
+/// argon2id's parameters, as the core asks a [`Hasher`] for a hash.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Argon2Params {
+    /// Memory, in KiB.
+    pub m_cost: u32,
+    /// Passes.
+    pub t_cost: u32,
+    /// Lanes.
+    pub p_cost: u32,
+    /// Output length, in bytes.
+    pub output_len: u32,
+}
+
+/// Hashing the host may do in the core's stead (natively, where the core
+/// runs in WebAssembly). The core chooses parameters and salt and compares
+/// the result itself; a hasher only computes.
+pub trait Hasher {
+    /// argon2id (version 0x13) of `secret`; `Ok(None)` if this hasher does
+    /// not hash, and the core computes it itself.
+    fn argon2id(
+        &self,
+        secret: &[u8],
+        salt: &[u8],
+        params: Argon2Params,
+    ) -> Result<Option<Vec<u8>>, PortError>;
+}
+
+/// The [`Hasher`] that leaves every hash to the core.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct OwnHashing;
+
+impl Hasher for OwnHashing {
+    fn argon2id(&self, _: &[u8], _: &[u8], _: Argon2Params) -> Result<Option<Vec<u8>>, PortError> {
+        Ok(None)
+    }
+}
+
 /// Everything a flow step may touch, borrowed for one call.
 #[derive(Clone, Copy)]
 pub struct Ports<'a> {
@@ -161,4 +198,6 @@ pub struct Ports<'a> {
     pub clock: &'a dyn Clock,
     /// Randomness.
     pub rng: &'a dyn Rng,
+    /// Hashing by the host, if it offers it.
+    pub hasher: &'a dyn Hasher,
 }

@@ -65,7 +65,7 @@ impl Service<'_> {
             reference: reference.clone(),
             kind: LinkKind::Recovery,
             state,
-            keyword_hash: keyword.hash(self.ports.rng)?,
+            keyword_hash: keyword.hash(self.ports.rng, self.ports.hasher)?,
             attempts: 0,
             sent_at: now,
             expires_at,

@@ -10,7 +10,7 @@ use argon2::{Algorithm, Argon2, Params, Version};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::ports::Rng;
+use crate::ports::{Argon2Params, Hasher, Rng};
 
 /// argon2id memory cost in KiB (OWASP minimum: 19 MiB).
 pub const ARGON2_M_COST: u32 = 19 * 1024;
@@ -108,20 +108,21 @@ impl Memorised {
     }
 
     /// An argon2id hash with a fresh salt, as
-    /// `argon2id$v=19$m=…,t=…,p=…$<salt hex>$<hash hex>`. Fails only if the
-    /// hash's memory cannot be had; then there is no hash at all, never a
-    /// weak one.
-    pub fn hash(&self, rng: &dyn Rng) -> Result<String, HashUnavailable> {
+    /// `argon2id$v=19$m=…,t=…,p=…$<salt hex>$<hash hex>`, computed by
+    /// `hasher` if it hashes, else here. Fails only if the hash cannot be
+    /// had (its memory, or the hasher's fault); then there is no hash at
+    /// all, never a weak one.
+    pub fn hash(&self, rng: &dyn Rng, hasher: &dyn Hasher) -> Result<String, HashUnavailable> {
         let mut salt = [0u8; SALT_LEN];
         rng.fill(&mut salt);
         let hash = argon2id(
+            hasher,
             self.0.as_bytes(),
             &salt,
             ARGON2_M_COST,
             ARGON2_T_COST,
             ARGON2_P_COST,
-        )
-        .ok_or(HashUnavailable)?;
+        )?;
         Ok(format!(
             "argon2id$v=19$m={ARGON2_M_COST},t={ARGON2_T_COST},p={ARGON2_P_COST}${}${}",
             hex::encode(salt),
@@ -129,22 +130,23 @@ impl Memorised {
         ))
     }
 
-    /// Whether this secret matches a stored hash, in constant time. A
-    /// malformed stored hash matches nothing.
-    pub fn verify(&self, stored: &str) -> bool {
+    /// Whether this secret matches a stored hash, compared in constant
+    /// time; the hash is computed by `hasher` if it hashes, else here. A
+    /// malformed stored hash matches nothing. Fails if the hash cannot be
+    /// computed: that is no answer, neither a match nor a mismatch.
+    pub fn verify(&self, stored: &str, hasher: &dyn Hasher) -> Result<bool, HashUnavailable> {
         let Some((m, t, p, salt, expected)) = parse_hash(stored) else {
-            return false;
+            return Ok(false);
         };
-        match argon2id(self.0.as_bytes(), &salt, m, t, p) {
-            Some(actual) => actual.ct_eq(&expected).into(),
-            None => false,
-        }
+        let actual = argon2id(hasher, self.0.as_bytes(), &salt, m, t, p)?;
+        Ok(actual.ct_eq(&expected).into())
     }
 
     /// Spends the same time as `verify` against nothing: used where the
     /// account does not exist, so timing does not tell.
-    pub fn verify_nothing(&self) {
+    pub fn verify_nothing(&self, hasher: &dyn Hasher) {
         let _ = argon2id(
+            hasher,
             self.0.as_bytes(),
             &[0u8; SALT_LEN],
             ARGON2_M_COST,
@@ -160,20 +162,45 @@ impl std::fmt::Debug for Memorised {
     }
 }
 
-/// argon2id of `secret`, or `None` if it cannot be computed (parameters
-/// out of range, or its memory cannot be allocated).
-fn argon2id(secret: &[u8], salt: &[u8], m: u32, t: u32, p: u32) -> Option<Vec<u8>> {
-    let params = Params::new(m, t, p, Some(HASH_LEN)).ok()?;
-    let mut out = vec![0u8; HASH_LEN];
+/// argon2id of `secret` from `hasher`, or computed here if it does not
+/// hash. A hasher's fault, or an answer of the wrong length, is no hash.
+fn argon2id(
+    hasher: &dyn Hasher,
+    secret: &[u8],
+    salt: &[u8],
+    m: u32,
+    t: u32,
+    p: u32,
+) -> Result<Vec<u8>, HashUnavailable> {
+    let params = Argon2Params {
+        m_cost: m,
+        t_cost: t,
+        p_cost: p,
+        output_len: HASH_LEN as u32,
+    };
+    match hasher.argon2id(secret, salt, params) {
+        Ok(Some(out)) if out.len() == HASH_LEN => Ok(out),
+        Ok(Some(_)) | Err(_) => Err(HashUnavailable),
+        Ok(None) => argon2id_here(secret, salt, params).ok_or(HashUnavailable),
+    }
+}
+
+/// argon2id computed here, or `None` if it cannot be (parameters out of
+/// range, or its memory cannot be allocated).
+fn argon2id_here(secret: &[u8], salt: &[u8], params: Argon2Params) -> Option<Vec<u8>> {
+    let len = usize::try_from(params.output_len).ok()?;
+    let params = Params::new(params.m_cost, params.t_cost, params.p_cost, Some(len)).ok()?;
+    let mut out = vec![0u8; len];
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
         .hash_password_into(secret, salt, &mut out)
         .ok()?;
     Some(out)
 }
 
-/// argon2id could not get its memory; the step fails cleanly.
+/// No hash could be had (its memory, or the host's hashing failed); the
+/// step fails cleanly.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("password hashing is unavailable (not enough memory)")]
+#[error("password hashing is unavailable")]
 pub struct HashUnavailable;
 
 impl From<HashUnavailable> for crate::error::FlowError {
@@ -264,6 +291,7 @@ fn base64url(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ports::{OwnHashing, PortError};
     use crate::testing::SeqRng;
 
     #[test]
@@ -305,21 +333,105 @@ mod tests {
     fn hash_verifies_only_the_same_secret() {
         let rng = SeqRng::default();
         let secret = Memorised::new("さくらの木");
-        let stored = secret.hash(&rng).unwrap();
+        let stored = secret.hash(&rng, &OwnHashing).unwrap();
         assert!(stored.starts_with("argon2id$v=19$m=19456,t=2,p=1$"));
         assert!(!stored.contains("さくら"));
-        assert!(secret.verify(&stored));
-        assert!(!Memorised::new("さくらの花").verify(&stored));
+        assert_eq!(secret.verify(&stored, &OwnHashing), Ok(true));
+        assert_eq!(
+            Memorised::new("さくらの花").verify(&stored, &OwnHashing),
+            Ok(false)
+        );
         // A fresh salt makes every hash of one secret different.
-        assert_ne!(stored, secret.hash(&rng).unwrap());
+        assert_ne!(stored, secret.hash(&rng, &OwnHashing).unwrap());
     }
 
     #[test]
     fn malformed_or_hostile_hashes_match_nothing() {
         let s = Memorised::new("x");
-        assert!(!s.verify(""));
-        assert!(!s.verify("argon2id$v=19$m=4194304,t=2,p=1$00$00"));
-        assert!(!s.verify("bcrypt$whatever"));
+        assert_eq!(s.verify("", &OwnHashing), Ok(false));
+        assert_eq!(
+            s.verify("argon2id$v=19$m=4194304,t=2,p=1$00$00", &OwnHashing),
+            Ok(false)
+        );
+        assert_eq!(s.verify("bcrypt$whatever", &OwnHashing), Ok(false));
+    }
+
+    /// A host that hashes: computes with the same code, counts its calls,
+    /// or answers as told.
+    struct HostHasher {
+        calls: std::cell::Cell<u32>,
+        answer: Answer,
+    }
+
+    type Answer = fn(&[u8], &[u8], Argon2Params) -> Result<Option<Vec<u8>>, PortError>;
+
+    impl Hasher for HostHasher {
+        fn argon2id(
+            &self,
+            secret: &[u8],
+            salt: &[u8],
+            params: Argon2Params,
+        ) -> Result<Option<Vec<u8>>, PortError> {
+            self.calls.set(self.calls.get() + 1);
+            (self.answer)(secret, salt, params)
+        }
+    }
+
+    fn host(answer: Answer) -> HostHasher {
+        HostHasher {
+            calls: std::cell::Cell::new(0),
+            answer,
+        }
+    }
+
+    #[test]
+    fn hashes_from_a_host_and_from_here_are_interchangeable() {
+        let rng = SeqRng::default();
+        let native = host(|s, salt, p| Ok(argon2id_here(s, salt, p)));
+        let secret = Memorised::new("さくらの木");
+        let by_host = secret.hash(&rng, &native).unwrap();
+        assert_eq!(native.calls.get(), 1);
+        assert!(by_host.starts_with("argon2id$v=19$m=19456,t=2,p=1$"));
+        assert_eq!(secret.verify(&by_host, &OwnHashing), Ok(true));
+        let here = secret.hash(&rng, &OwnHashing).unwrap();
+        assert_eq!(secret.verify(&here, &native), Ok(true));
+        assert_eq!(Memorised::new("さくらの花").verify(&here, &native), Ok(false));
+        assert_eq!(native.calls.get(), 3);
+    }
+
+    #[test]
+    fn the_host_is_asked_for_the_cores_parameters_and_salt() {
+        let rng = SeqRng::default();
+        let asked = host(|_, salt, p| {
+            assert_eq!(
+                p,
+                Argon2Params {
+                    m_cost: ARGON2_M_COST,
+                    t_cost: ARGON2_T_COST,
+                    p_cost: ARGON2_P_COST,
+                    output_len: 32,
+                }
+            );
+            assert_eq!(salt.len(), SALT_LEN);
+            Ok(Some(vec![7; 32]))
+        });
+        let stored = Memorised::new("x").hash(&rng, &asked).unwrap();
+        assert!(stored.ends_with(&format!("${}", "07".repeat(32))), "{stored}");
+    }
+
+    #[test]
+    fn a_failing_or_malformed_host_answer_is_no_hash_never_a_mismatch() {
+        let rng = SeqRng::default();
+        let stored = Memorised::new("x").hash(&rng, &OwnHashing).unwrap();
+        let failing = host(|_, _, _| Err(PortError("hashing: out of memory".into())));
+        assert_eq!(Memorised::new("x").hash(&rng, &failing), Err(HashUnavailable));
+        assert_eq!(
+            Memorised::new("x").verify(&stored, &failing),
+            Err(HashUnavailable)
+        );
+        let short = host(|_, _, _| Ok(Some(vec![0; 16])));
+        assert_eq!(Memorised::new("x").hash(&rng, &short), Err(HashUnavailable));
+        assert_eq!(Memorised::new("x").verify(&stored, &short), Err(HashUnavailable));
     }
 
     #[test]

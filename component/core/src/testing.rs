@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::model::{Contract, Date, Identity, Message, Policyholder, Settings, Timestamp};
-use crate::ports::{Audit, AuditEvent, Clock, Config, Directory, Mailer, PortError, Ports, Rng};
+use crate::ports::{Audit, AuditEvent, Clock, Config, Directory, Mailer, OwnHashing, PortError, Ports, Rng};
 
 pub use crate::memory::MemoryStore;
 
@@ -192,6 +192,7 @@ impl World {
             audit: &self.audit,
             clock: &self.clock,
             rng: &self.rng,
+            hasher: &OwnHashing,
         }
     }
 }

@@ -1,15 +1,15 @@
 //! The core's ports over the component's imports: storage, mail,
-//! directory, configuration and audit from the host; time and randomness
-//! from WASI.
+//! directory, configuration, audit and (where the host offers it) hashing
+//! from the host; time and randomness from WASI.
 
 use customer_web_core::model::{Contract, Identity, Message, Policyholder, Settings, Timestamp};
 use customer_web_core::ports::{
-    Audit, AuditEvent, Clock, Condition, Config, Directory, Entry, Mailer, PortError, Ports, Rng, Store,
-    WriteOutcome,
+    Argon2Params, Audit, AuditEvent, Clock, Condition, Config, Directory, Entry, Hasher, Mailer, PortError,
+    Ports, Rng, Store, WriteOutcome,
 };
 use customer_web_core::secret::SharedSecret;
 
-use crate::bindings::customer_web::plugin::{audit, config, directory, mail, storage};
+use crate::bindings::customer_web::plugin::{audit, config, directory, hashing, mail, storage};
 use crate::convert;
 
 /// The host's capabilities, as the core's ports.
@@ -25,6 +25,7 @@ pub fn ports() -> Ports<'static> {
         audit: &Host,
         clock: &Host,
         rng: &Host,
+        hasher: &Host,
     }
 }
 
@@ -171,5 +172,24 @@ impl Rng for Host {
         if getrandom::fill(buf).is_err() {
             panic!("wasi:random/random failed");
         }
+    }
+}
+
+impl Hasher for Host {
+    fn argon2id(
+        &self,
+        secret: &[u8],
+        salt: &[u8],
+        params: Argon2Params,
+    ) -> Result<Option<Vec<u8>>, PortError> {
+        let params = hashing::Argon2Params {
+            m_cost: params.m_cost,
+            t_cost: params.t_cost,
+            p_cost: params.p_cost,
+            output_len: params.output_len,
+        };
+        hashing::argon2id(secret, salt, params).map_err(|e| match e {
+            hashing::Error::Unavailable(m) => PortError(format!("hashing: {m}")),
+        })
     }
 }

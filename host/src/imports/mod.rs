@@ -5,5 +5,6 @@
 mod audit;
 mod config;
 mod directory;
+mod hashing;
 mod mail;
 mod storage;

@@ -1,6 +1,6 @@
 //! The customer-web capabilities on Spin: a component that exports the
-//! `storage`, `mail`, `directory`, `config` and `audit` interfaces of
-//! `customer-web:plugin` and implements them on
+//! `storage`, `mail`, `directory`, `config`, `audit` and `hashing`
+//! interfaces of `customer-web:plugin` and implements them on
 //! what Spin provides, through spin-sdk 5.2.0 (synchronous, WASI 0.2):
 //!
 //! - `fermyon:spin/sqlite@2.0.0`, the app's `default` database: the
@@ -12,7 +12,8 @@
 //! - `fermyon:spin/variables@2.0.0`: the settings, one variable per field
 //!   of `config.settings` in snake_case, and `mail_relay_url`;
 //! - `wasi:http/outgoing-handler`: delivery of queued mail to an HTTP mail
-//!   relay.
+//!   relay;
+//! - hashing is not offered (`none`): the component hashes itself.
 //!
 //! spin.toml plugs this component into each capability import of the
 //! customer-web component, so Spin composes one instance of it per
@@ -26,6 +27,7 @@ mod audit;
 mod config;
 mod db;
 mod directory;
+mod hashing;
 mod mail;
 mod storage;
 

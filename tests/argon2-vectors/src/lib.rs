@@ -52,6 +52,17 @@ pub fn vectors() -> String {
     lines
 }
 
+/// One argon2id (version 0x13) with the component's parameters (m=19 MiB,
+/// t=2, p=1, 32 bytes), hex.
+pub fn one_hash() -> String {
+    let params = Params::new(19 * 1024, 2, 1, Some(32)).expect("valid parameters");
+    let mut out = [0u8; 32];
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+        .hash_password_into(b"correct horse battery", b"somesaltsomesalt", &mut out)
+        .expect("argon2id");
+    out.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
