@@ -211,6 +211,18 @@ pub trait Database {
     /// Runs `f` on a connection.
     fn with<R>(&self, f: impl FnOnce(&mut dyn Connection) -> Result<R, SqlError>) -> Result<R, SqlError>;
 
+    /// Runs `f`, a read, on a connection only if one is free and the read
+    /// waits on no other writer (a SQLite file in WAL mode, whose
+    /// connection nobody holds); `None`, without running `f`, otherwise.
+    /// The default: always `None`.
+    fn with_now<R>(
+        &self,
+        f: impl FnOnce(&mut dyn Connection) -> Result<R, SqlError>,
+    ) -> Option<Result<R, SqlError>> {
+        let _ = f;
+        None
+    }
+
     /// Brings `schema` up to date.
     fn migrate(&self, schema: &Schema) -> Result<(), SqlError> {
         self.with(|c| migrate(c, schema))
@@ -220,6 +232,13 @@ pub trait Database {
 impl<D: Database> Database for std::sync::Arc<D> {
     fn with<R>(&self, f: impl FnOnce(&mut dyn Connection) -> Result<R, SqlError>) -> Result<R, SqlError> {
         (**self).with(f)
+    }
+
+    fn with_now<R>(
+        &self,
+        f: impl FnOnce(&mut dyn Connection) -> Result<R, SqlError>,
+    ) -> Option<Result<R, SqlError>> {
+        (**self).with_now(f)
     }
 }
 

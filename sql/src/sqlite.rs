@@ -76,6 +76,21 @@ impl Database for SqliteFile {
         let mut conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
         f(&mut *conn)
     }
+
+    /// A read in WAL mode takes no lock a writer holds; only this file's
+    /// one connection may be busy (a write waiting out another process's
+    /// lock holds it), and then the read is not run here.
+    fn with_now<R>(
+        &self,
+        f: impl FnOnce(&mut dyn Connection) -> Result<R, SqlError>,
+    ) -> Option<Result<R, SqlError>> {
+        let mut conn = match self.conn.try_lock() {
+            Ok(conn) => conn,
+            Err(std::sync::TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return None,
+        };
+        Some(f(&mut *conn))
+    }
 }
 
 impl rusqlite::ToSql for Value {

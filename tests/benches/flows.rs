@@ -13,6 +13,7 @@
 //! ```
 
 use customer_web_e2e::common;
+use customer_web_e2e::support::argon2_command::Argon2Command;
 mod measure;
 
 use std::hint::black_box;
@@ -586,39 +587,11 @@ fn yamada_native() -> NativeCustomer {
 /// (`tests/argon2-vectors`, argument `hash`), on the host's own engine (its
 /// pooling allocator with resident memory slots), a fresh instance per
 /// hash as the component gets.
-struct WasmArgon2 {
-    engine: wasmtime::Engine,
-    command: wasmtime_wasi::p2::bindings::sync::CommandPre<ArgonCtx>,
-}
-
-struct ArgonCtx {
-    wasi: wasmtime_wasi::WasiCtx,
-    table: wasmtime::component::ResourceTable,
-}
-
-impl wasmtime_wasi::WasiView for ArgonCtx {
-    fn ctx(&mut self) -> wasmtime_wasi::WasiCtxView<'_> {
-        wasmtime_wasi::WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
-    }
-}
+struct WasmArgon2(Argon2Command);
 
 impl WasmArgon2 {
     fn new(engine: wasmtime::Engine) -> Self {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .parent()
-            .expect("tests/ sits in the workspace root");
-        let wasm = customer_web_wasm_cargo::ARGON2_VECTORS
-            .run(root)
-            .unwrap_or_else(|e| panic!("{e}"));
-        let component = wasmtime::component::Component::from_file(&engine, &wasm).expect("the command");
-        let mut linker = wasmtime::component::Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).expect("WASI");
-        let pre = linker.instantiate_pre(&component).expect("links");
-        let command = wasmtime_wasi::p2::bindings::sync::CommandPre::new(pre).expect("a command");
-        let this = WasmArgon2 { engine, command };
+        let this = WasmArgon2(Argon2Command::new(engine));
         assert_eq!(
             this.hash(),
             customer_web_argon2_vectors::one_hash(),
@@ -628,28 +601,6 @@ impl WasmArgon2 {
     }
 
     fn hash(&self) -> String {
-        let stdout = wasmtime_wasi::p2::pipe::MemoryOutputPipe::new(1024);
-        let wasi = wasmtime_wasi::WasiCtx::builder()
-            .args(&["argon2-vectors", "hash"])
-            .stdout(stdout.clone())
-            .build();
-        let ctx = ArgonCtx {
-            wasi,
-            table: wasmtime::component::ResourceTable::new(),
-        };
-        let mut store = wasmtime::Store::new(&self.engine, ctx);
-        // The host's engine interrupts at an epoch deadline; this has none.
-        store.set_epoch_deadline(u64::MAX / 2);
-        let command = self.command.instantiate(&mut store).expect("instantiated");
-        command
-            .wasi_cli_run()
-            .call_run(&mut store)
-            .expect("ran")
-            .expect("exited 0");
-        drop(store);
-        String::from_utf8(stdout.contents().to_vec())
-            .expect("UTF-8")
-            .trim()
-            .to_owned()
+        self.0.run(&["hash"]).trim().to_owned()
     }
 }

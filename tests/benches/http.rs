@@ -128,14 +128,23 @@ fn main() {
             link.as_str(),
         ),
     ];
-    let (mut loaded, mut alone) = (Vec::new(), Vec::new());
+    let (mut loaded, mut alone, mut cpu) = (Vec::new(), Vec::new(), Vec::new());
     for (what, server, path) in targets {
         let url = format!("http://{}{path}", server.address);
         let page = server.browser().get(path);
         assert_eq!(page.status, 200, "GET {path} before the load: {}", page.body);
         eprintln!("wrk {what} …");
         run_wrk(&url, WARMUP);
-        loaded.push((what, run_wrk(&url, LOAD)));
+        // The servers are this process's only work while wrk runs: its CPU
+        // time over the run, per request answered, is the server's cost of
+        // a request (wrk's own is a child's, not counted).
+        let before = process_cpu();
+        let load = run_wrk(&url, LOAD);
+        cpu.push((
+            what,
+            (process_cpu() - before).div_f64(load.requests.max(1) as f64),
+        ));
+        loaded.push((what, load));
         alone.push((what, run_wrk(&url, ALONE)));
     }
     let unchanged = typed.storage_versions() == stored;
@@ -155,6 +164,14 @@ fn main() {
         options.max_concurrent
     );
     print_loads(&format!("{} connections", LOAD.connections), &loaded);
+    println!(
+        "{:<40} {}",
+        "server CPU per request (16 connections)",
+        cpu.iter()
+            .map(|(what, per)| format!("{what}: {}", show(*per)))
+            .collect::<Vec<_>>()
+            .join("; ")
+    );
     print_loads("1 connection, 1 request at a time", &alone);
     println!(
         "storage during the load: {}",
@@ -256,6 +273,21 @@ fn peak_memory(h: &Harness, token: &str) -> Vec<(&'static str, usize)> {
 
 fn mib(bytes: usize) -> String {
     format!("{:.2} MiB", bytes as f64 / f64::from(1 << 20))
+}
+
+/// CPU time (user and system) this process has used, from
+/// `/proc/self/stat` (clock ticks of 10 ms).
+fn process_cpu() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").expect("/proc/self/stat");
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .expect("the command name's end")
+        .1
+        .split_whitespace()
+        .collect();
+    // utime and stime: fields 14 and 15, the 12th and 13th after the name.
+    let ticks: u64 = fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime");
+    Duration::from_millis(ticks * 10)
 }
 
 fn print_loads(title: &str, loads: &[(&str, Load)]) {

@@ -100,6 +100,10 @@ impl MemoryStore {
 }
 
 impl Store for MemoryStore {
+    fn get_now(&self, key: &str) -> Option<Result<Option<Entry>, PortError>> {
+        Some(self.get(key))
+    }
+
     fn get(&self, key: &str) -> Result<Option<Entry>, PortError> {
         if too_large(key, None) {
             return Err(refused());

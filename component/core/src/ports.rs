@@ -66,6 +66,15 @@ pub fn too_large(key: &str, value: Option<&[u8]>) -> bool {
 pub trait Store {
     /// Reads a key; absent or expired is `None`.
     fn get(&self, key: &str) -> Result<Option<Entry>, PortError>;
+    /// [`Store::get`], if the backend can answer at once: without waiting
+    /// on a lock, a disk sync or the network. `None` (the default): ask
+    /// [`Store::get`], which may wait. A host calls this first on a thread
+    /// that must not block (an async executor's worker), and `get` only
+    /// where waiting is allowed.
+    fn get_now(&self, key: &str) -> Option<Result<Option<Entry>, PortError>> {
+        let _ = key;
+        None
+    }
     /// Writes if `condition` holds.
     fn put(
         &self,

@@ -74,6 +74,16 @@ impl<D: Database> Store for SqlStore<D> {
         self.run(|c, now| kv::get(c, key, now))
     }
 
+    fn get_now(&self, key: &str) -> Option<Result<Option<Entry>, PortError>> {
+        if too_large(key, None) {
+            return Some(Err(refused()));
+        }
+        let now = self.clock.now();
+        self.db
+            .with_now(|c| kv::get(c, key, now))
+            .map(|read| read.map_err(|e| PortError(e.0)))
+    }
+
     fn put(
         &self,
         key: &str,
@@ -252,6 +262,50 @@ mod tests {
             store.put("k", b"v", Condition::Any, None),
             Ok(WriteOutcome::Written(_))
         ));
+    }
+
+    /// A read answered at once is the read `get` gives; while this file's
+    /// connection is held (here: a write waiting out another process's
+    /// write lock), there is no answer at once, and `get` waits its turn.
+    #[test]
+    fn a_read_is_answered_at_once_only_while_the_connection_is_free() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.db");
+        let store = Arc::new(SqliteStore::open(&path, clock(10)).unwrap());
+        let Ok(WriteOutcome::Written(version)) = store.put("k", b"v", Condition::Any, None) else {
+            panic!("write conflicted");
+        };
+        let read = store.get_now("k").expect("a free connection answers at once");
+        assert_eq!(read.unwrap(), store.get("k").unwrap());
+        assert_eq!(store.get_now("absent").map(Result::unwrap), Some(None));
+        assert!(matches!(
+            store.get_now(&"k".repeat(super::super::MAX_KEY_BYTES + 1)),
+            Some(Err(_))
+        ));
+
+        let mut blocker = Connection::open(&path).unwrap();
+        let tx = blocker
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .unwrap();
+        let writer = {
+            let store = store.clone();
+            std::thread::spawn(move || store.put("k", b"w", Condition::Version(version), None))
+        };
+        // The writer holds the connection while SQLite's busy handler waits.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while store.get_now("k").is_some() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the writer never held the connection"
+            );
+            std::thread::yield_now();
+        }
+        drop(tx);
+        assert!(matches!(writer.join().unwrap(), Ok(WriteOutcome::Written(_))));
+        assert_eq!(
+            store.get_now("k").expect("free again").unwrap().unwrap().value,
+            b"w"
+        );
     }
 
     #[test]

@@ -1,3 +1,4 @@
+pub mod argon2_command;
 pub mod browser;
 pub mod node;
 pub mod relay;
