@@ -93,6 +93,30 @@ fn every_page_carries_the_security_headers_and_cookie_flags() {
 }
 
 #[test]
+fn a_page_goes_out_with_its_length_and_a_head_answer_without_a_body() {
+    let (server, _dir) = sqlite_server();
+    let mut b = server.browser();
+    let top = b.get("/");
+    assert_eq!(top.status, 200);
+    assert_eq!(
+        top.header("content-length"),
+        Some(top.body.len().to_string().as_str()),
+        "the page's length goes ahead of it"
+    );
+    assert_eq!(top.header("transfer-encoding"), None);
+    let head = b.request("HEAD", "/", &[], None);
+    assert_eq!(head.status, 200);
+    assert!(head.body.is_empty(), "{}", head.body);
+    assert!(head.header("content-security-policy").is_some());
+    // A GET that declares a body still has it read (and the limit kept):
+    // only a GET or HEAD that declares none skips reading it.
+    let with_body = b.request("GET", "/", &[], Some(b"ignored"));
+    assert_eq!(with_body.status, 200);
+    let huge = vec![b'a'; 200 * 1024];
+    assert_eq!(b.request("GET", "/", &[], Some(&huge)).status, 413);
+}
+
+#[test]
 fn oversized_and_malformed_bodies_are_refused_with_a_page() {
     let (server, _dir) = sqlite_server();
     let mut b = server.browser();

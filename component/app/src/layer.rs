@@ -187,7 +187,12 @@ pub fn csrf_field(csrf_cookie: &str, session_cookie: &str) -> String {
     hash.update(csrf_cookie.as_bytes());
     hash.update(b"\0");
     hash.update(session_cookie.as_bytes());
-    hash.finalize()[..16].iter().map(|b| format!("{b:02x}")).collect()
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    hash.finalize()[..16]
+        .iter()
+        .flat_map(|b| [HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]])
+        .map(char::from)
+        .collect()
 }
 
 /// The security headers of one answer.

@@ -79,7 +79,7 @@ impl Service<'_> {
             password.verify_nothing(self.ports.hasher);
             return Err(SignInError::BadCredentials);
         };
-        let throttle = throttle_key(&user_id, &self.client);
+        let throttle = throttle_key(&user_id, self.client());
         // Counted as a failure up front; a success below clears it.
         let failures = kv::update::<Throttle, _>(self.ports.store, &throttle, |current| {
             let mut t = current.cloned().unwrap_or_default();

@@ -263,11 +263,11 @@ impl Service<'_> {
         let _ = self
             .ports
             .store
-            .delete(&throttle_key(&account.user_id, &self.client), Condition::Any);
+            .delete(&throttle_key(&account.user_id, self.client()), Condition::Any);
         let _ = self
             .ports
             .store
-            .delete(&throttle_key(user_id, &self.client), Condition::Any);
+            .delete(&throttle_key(user_id, self.client()), Condition::Any);
         self.audit(
             "credentials-reset",
             account_id,

@@ -230,11 +230,11 @@ impl Service<'_> {
         // person's policy or phone numbers), and per client, for whoever
         // (one client trying many identities). The typed exports' caller
         // (the portal's own code) applies its own limits.
-        if self.client != crate::service::TYPED_CALLER {
+        if self.client() != crate::service::TYPED_CALLER {
             let birth = identity.birth_date;
             let born = format!("{:04}-{:02}-{:02}", birth.year, birth.month, birth.day);
             self.take_hourly_allowance(
-                &client_window_key(&self.client),
+                &client_window_key(self.client()),
                 CONFIRMATIONS_PER_CLIENT_PER_HOUR,
             )?;
             self.take_hourly_allowance(

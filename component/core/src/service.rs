@@ -14,8 +14,12 @@ use crate::records::{MailWindow, mail_window_key};
 pub struct Service<'a> {
     pub(crate) ports: Ports<'a>,
     settings: OnceCell<Settings>,
-    /// Whom per-client throttles count this call against.
-    pub(crate) client: String,
+    /// The client's address as the host reported it; none for a caller
+    /// that names none.
+    client_address: Option<String>,
+    /// Whom per-client throttles count this call against: the
+    /// [`client_key`] of the address, worked out at the first throttle.
+    client: OnceCell<String>,
 }
 
 /// The client of a call that names none: the typed exports, whose caller
@@ -28,7 +32,8 @@ impl<'a> Service<'a> {
         Self {
             ports,
             settings: OnceCell::new(),
-            client: TYPED_CALLER.to_owned(),
+            client_address: None,
+            client: OnceCell::new(),
         }
     }
 
@@ -37,8 +42,17 @@ impl<'a> Service<'a> {
     /// client, so a guesser elsewhere cannot slow the owner's own browser.
     /// IPv6 addresses count by their /64.
     pub fn for_client(mut self, client: &str) -> Self {
-        self.client = client_key(client);
+        self.client_address = Some(client.to_owned());
         self
+    }
+
+    /// Whom per-client throttles count this call against: the client's
+    /// [`client_key`], or [`TYPED_CALLER`] when the call names no client.
+    pub(crate) fn client(&self) -> &str {
+        self.client.get_or_init(|| match &self.client_address {
+            Some(address) => client_key(address),
+            None => TYPED_CALLER.to_owned(),
+        })
     }
 
     /// The settings in force (read once per service).

@@ -4,7 +4,7 @@
 //! `http::Response` back.
 
 use customer_web_app::MAX_BODY;
-use http::header::CONTENT_LENGTH;
+use http::header::{CONTENT_LENGTH, TRANSFER_ENCODING};
 use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, Uri};
 use wasip2::http::types::{
     Fields, IncomingBody, IncomingRequest, Method, OutgoingBody, OutgoingResponse, ResponseOutparam,
@@ -73,7 +73,17 @@ fn read(request: IncomingRequest, path_and_query: &str) -> Result<Request<Vec<u8
     }
     let method = method(request.method())?;
     let uri = Uri::try_from(path_and_query).map_err(|_| Unreadable::Broken)?;
-    let body = read_body(&request)?;
+    // A GET or HEAD that declares no body (neither length nor transfer
+    // coding) has none: its body is not opened, which saves the calls
+    // that would find it empty.
+    let bodiless = matches!(method, http::Method::GET | http::Method::HEAD)
+        && !headers.contains_key(CONTENT_LENGTH)
+        && !headers.contains_key(TRANSFER_ENCODING);
+    let body = if bodiless {
+        Vec::new()
+    } else {
+        read_body(&request)?
+    };
     let mut request = Request::new(body);
     *request.method_mut() = method;
     *request.uri_mut() = uri;
@@ -112,11 +122,19 @@ fn read_body(request: &IncomingRequest) -> Result<Vec<u8>, Unreadable> {
 fn write(out: ResponseOutparam, response: Response<Vec<u8>>) {
     let (parts, content) = response.into_parts();
     // Each field on its own: `set-cookie` is never folded into one.
-    let entries: Vec<(String, Vec<u8>)> = parts
+    let mut entries: Vec<(String, Vec<u8>)> = parts
         .headers
         .iter()
         .map(|(name, value)| (name.as_str().to_owned(), value.as_bytes().to_vec()))
         .collect();
+    // The whole body is known: its length goes ahead of it, so the
+    // server sends it as one piece rather than in chunks.
+    if !content.is_empty() && !parts.headers.contains_key(CONTENT_LENGTH) {
+        entries.push((
+            CONTENT_LENGTH.as_str().to_owned(),
+            content.len().to_string().into_bytes(),
+        ));
+    }
     let headers = match Fields::from_list(&entries) {
         Ok(fields) => fields,
         // A header the host refuses is a bug in the app; answer with a
