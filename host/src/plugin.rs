@@ -11,7 +11,7 @@
 //! each call's peak memory (`HostCtx::peak_memory`).
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -36,6 +36,10 @@ pub const EMBEDDED_COMPONENT: &[u8] = customer_web_artifacts::COMPONENT;
 
 /// How often the epoch advances; call deadlines are counted in these ticks.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Ticks without a call running after which the epoch thread sleeps until
+/// the next call (an idle host wakes no one 100 times a second).
+const IDLE_TICKS: u32 = 100;
 
 /// Limits and tuning of the engine.
 #[derive(Clone, Debug)]
@@ -89,7 +93,7 @@ pub struct PluginHost {
     caps: Arc<Capabilities>,
     options: HostOptions,
     permits: Permits,
-    ticker: Option<(Arc<AtomicBool>, JoinHandle<()>)>,
+    ticker: Option<JoinHandle<()>>,
     /// What each call's context carries beside the capabilities.
     extension: Option<Extension>,
 }
@@ -268,17 +272,12 @@ impl PluginHost {
             }
         };
 
-        let stop = Arc::new(AtomicBool::new(false));
+        let clock = Arc::new(EpochClock::default());
         let ticker = {
-            let (engine, stop) = (engine.clone(), stop.clone());
+            let (engine, clock) = (engine.clone(), clock.clone());
             std::thread::Builder::new()
                 .name("customer-web-epoch".into())
-                .spawn(move || {
-                    while !stop.load(Ordering::Relaxed) {
-                        std::thread::sleep(EPOCH_TICK);
-                        engine.increment_epoch();
-                    }
-                })
+                .spawn(move || clock.run(&engine))
                 .context("starting the epoch thread")?
         };
         Ok(PluginHost {
@@ -289,9 +288,9 @@ impl PluginHost {
             blocking,
             proxy_async,
             caps: Arc::new(caps),
-            permits: Permits::new(options.max_concurrent),
+            permits: Permits::new(options.max_concurrent, clock),
             options,
-            ticker: Some((stop, ticker)),
+            ticker: Some(ticker),
             extension: imports.map(|imports| imports.extension),
         })
     }
@@ -364,6 +363,13 @@ impl PluginHost {
     /// The engine (for benchmarks that measure instantiation).
     pub fn engine(&self) -> &Engine {
         &self.engine
+    }
+
+    /// Whether the thread that advances the epoch (which call deadlines
+    /// count) is asleep: no call has run for a second. The next call
+    /// wakes it before any of its wasm runs.
+    pub fn epoch_asleep(&self) -> bool {
+        self.permits.clock.asleep.load(Ordering::SeqCst)
     }
 
     /// Runs `f` against a fresh instance in a fresh store. A trap, a
@@ -499,8 +505,9 @@ impl PluginHost {
 
 impl Drop for PluginHost {
     fn drop(&mut self) {
-        if let Some((stop, handle)) = self.ticker.take() {
-            stop.store(true, Ordering::Relaxed);
+        if let Some(handle) = self.ticker.take() {
+            self.permits.clock.stop.store(true, Ordering::SeqCst);
+            handle.thread().unpark();
             let _ = handle.join();
         }
     }
@@ -535,24 +542,114 @@ fn instantiate_pre(
 
 /// A counting semaphore bounding live instances, waited for by blocking
 /// calls and async ones alike, first come first served.
-struct Permits(tokio::sync::Semaphore);
+/// The epoch's advance, which call deadlines count, and the calls running
+/// that need it: the thread advancing it sleeps once no call has run for
+/// [`IDLE_TICKS`], and the next call wakes it before any wasm runs.
+#[derive(Default)]
+struct EpochClock {
+    /// Calls holding a permit.
+    running: AtomicUsize,
+    /// The epoch thread is asleep, or about to be.
+    asleep: AtomicBool,
+    /// The epoch thread, once it runs.
+    thread: OnceLock<std::thread::Thread>,
+    stop: AtomicBool,
+}
+
+impl EpochClock {
+    /// The epoch thread's loop.
+    fn run(&self, engine: &Engine) {
+        let _ = self.thread.set(std::thread::current());
+        let mut idle = 0;
+        while !self.stop.load(Ordering::SeqCst) {
+            std::thread::sleep(EPOCH_TICK);
+            engine.increment_epoch();
+            if self.running.load(Ordering::SeqCst) > 0 {
+                idle = 0;
+                continue;
+            }
+            idle += 1;
+            if idle < IDLE_TICKS {
+                continue;
+            }
+            // Said before the last look at `running`: a call that starts
+            // after that look sees it and wakes the thread (a wake-up
+            // given before `park` makes `park` return at once).
+            self.asleep.store(true, Ordering::SeqCst);
+            while self.running.load(Ordering::SeqCst) == 0 && !self.stop.load(Ordering::SeqCst) {
+                std::thread::park();
+            }
+            self.asleep.store(false, Ordering::SeqCst);
+            idle = 0;
+        }
+    }
+
+    fn started(&self) {
+        self.running.fetch_add(1, Ordering::SeqCst);
+        if self.asleep.load(Ordering::SeqCst)
+            && let Some(thread) = self.thread.get()
+        {
+            thread.unpark();
+        }
+    }
+
+    fn finished(&self) {
+        self.running.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// At most `max_concurrent` calls at once, each counted as running for
+/// the epoch clock while it holds its permit.
+struct Permits {
+    semaphore: tokio::sync::Semaphore,
+    clock: Arc<EpochClock>,
+}
+
+/// One call's turn.
+struct Permit<'a> {
+    _turn: tokio::sync::SemaphorePermit<'a>,
+    clock: &'a EpochClock,
+}
+
+impl Drop for Permit<'_> {
+    fn drop(&mut self) {
+        self.clock.finished();
+    }
+}
 
 impl Permits {
-    fn new(n: usize) -> Self {
-        Permits(tokio::sync::Semaphore::new(n))
+    fn new(n: usize, clock: Arc<EpochClock>) -> Self {
+        Permits {
+            semaphore: tokio::sync::Semaphore::new(n),
+            clock,
+        }
+    }
+
+    fn permit<'a>(&'a self, turn: tokio::sync::SemaphorePermit<'a>) -> Permit<'a> {
+        self.clock.started();
+        Permit {
+            _turn: turn,
+            clock: &self.clock,
+        }
     }
 
     /// A permit, blocking the thread until one is free.
-    fn acquire(&self) -> tokio::sync::SemaphorePermit<'_> {
-        if let Ok(permit) = self.0.try_acquire() {
-            return permit;
-        }
-        park_until(self.0.acquire()).expect("the semaphore is never closed")
+    fn acquire(&self) -> Permit<'_> {
+        let turn = match self.semaphore.try_acquire() {
+            Ok(turn) => turn,
+            Err(_) => park_until(self.semaphore.acquire()).expect("the semaphore is never closed"),
+        };
+        self.permit(turn)
     }
 
     /// A permit, waiting on the task until one is free.
-    async fn acquire_async(&self) -> tokio::sync::SemaphorePermit<'_> {
-        self.0.acquire().await.expect("the semaphore is never closed")
+    async fn acquire_async(&self) -> Permit<'_> {
+        let turn = self
+            .semaphore
+            .acquire()
+            .await
+            .expect("the semaphore is never closed");
+        self.permit(turn)
     }
 }
 

@@ -186,6 +186,52 @@ fn a_request_the_component_cannot_finish_fails_alone() {
 }
 
 #[test]
+fn an_idle_host_lets_its_epoch_thread_sleep_and_the_next_call_still_meets_its_deadline() {
+    let server = Server::start(
+        Capabilities::in_memory(),
+        HostOptions {
+            call_timeout: Duration::from_millis(1),
+            ..options()
+        },
+    );
+    let mut b = server.browser();
+    let cookie = "AAAAAAAAAAAAAAAAAAAAAA";
+    b.cookies.insert("cw_csrf".into(), cookie.into());
+    let token = customer_web_app::csrf_field(cookie, "");
+    let began = std::time::Instant::now();
+    while !server.host.epoch_asleep() {
+        assert!(
+            began.elapsed() < Duration::from_secs(20),
+            "the epoch thread never slept"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Asleep, the clock does not advance by itself; a hashing request
+    // (tens of milliseconds) is still stopped at its 1 ms deadline, so the
+    // request woke it.
+    let page = b.post_form(
+        "/recover",
+        &[
+            ("email", "a@example.jp"),
+            ("birth-date", "1985-04-01"),
+            ("csrf", &token),
+        ],
+    );
+    assert_eq!(page.status, 500, "{}", page.body);
+    assert!(page.body.contains("ご利用いただけません"));
+    assert!(!server.host.epoch_asleep(), "a call just ran");
+    // And once idle again, it sleeps again.
+    let began = std::time::Instant::now();
+    while !server.host.epoch_asleep() {
+        assert!(
+            began.elapsed() < Duration::from_secs(20),
+            "the epoch thread stayed awake"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
 fn shutdown_lets_a_request_in_flight_finish() {
     let (mut server, _dir) = sqlite_server();
     let address = server.address;
