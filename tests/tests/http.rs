@@ -141,35 +141,47 @@ fn oversized_and_malformed_bodies_are_refused_with_a_page() {
     assert_eq!(b.get("/").status, 200);
 }
 
-#[test]
-fn a_request_the_component_cannot_finish_fails_alone() {
-    // A deadline far shorter than one argon2id hash: every request that
-    // hashes is interrupted, and the host answers it with its own page.
-    let caps = Capabilities::in_memory();
+/// A server whose calls may run 1 ms, far shorter than one argon2id hash,
+/// and a browser holding a CSRF cookie with the form field derived from
+/// it: they pass the CSRF check without a page load (which such a server
+/// would itself interrupt).
+fn impatient_server() -> (Server, Browser, String) {
     let server = Server::start(
-        caps,
+        Capabilities::in_memory(),
         HostOptions {
             call_timeout: Duration::from_millis(1),
             ..options()
         },
     );
     let mut b = server.browser();
-    // A cookie and the field the screens derive from it pass the CSRF
-    // check without a page load (which would itself be interrupted).
     let cookie = "AAAAAAAAAAAAAAAAAAAAAA";
     b.cookies.insert("cw_csrf".into(), cookie.into());
     let token = customer_web_app::csrf_field(cookie, "");
+    (server, b, token)
+}
+
+/// A recovery request, which hashes, stopped at the deadline and answered
+/// with the host's own page.
+fn assert_stopped_at_its_deadline(b: &mut Browser, token: &str) {
+    let page = b.post_form(
+        "/recover",
+        &[
+            ("email", "a@example.jp"),
+            ("birth-date", "1985-04-01"),
+            ("csrf", token),
+        ],
+    );
+    assert_eq!(page.status, 500, "{}", page.body);
+    assert!(page.body.contains("ご利用いただけません"));
+}
+
+#[test]
+fn a_request_the_component_cannot_finish_fails_alone() {
+    // Every request that hashes is interrupted, and the host answers it
+    // with its own page.
+    let (_server, mut b, token) = impatient_server();
     for _ in 0..3 {
-        let page = b.post_form(
-            "/recover",
-            &[
-                ("email", "a@example.jp"),
-                ("birth-date", "1985-04-01"),
-                ("csrf", &token),
-            ],
-        );
-        assert_eq!(page.status, 500, "{}", page.body);
-        assert!(page.body.contains("ご利用いただけません"));
+        assert_stopped_at_its_deadline(&mut b, &token);
     }
     // A client of the JSON API is told in JSON.
     let page = b.request(
@@ -187,48 +199,25 @@ fn a_request_the_component_cannot_finish_fails_alone() {
 
 #[test]
 fn an_idle_host_lets_its_epoch_thread_sleep_and_the_next_call_still_meets_its_deadline() {
-    let server = Server::start(
-        Capabilities::in_memory(),
-        HostOptions {
-            call_timeout: Duration::from_millis(1),
-            ..options()
-        },
-    );
-    let mut b = server.browser();
-    let cookie = "AAAAAAAAAAAAAAAAAAAAAA";
-    b.cookies.insert("cw_csrf".into(), cookie.into());
-    let token = customer_web_app::csrf_field(cookie, "");
-    let began = std::time::Instant::now();
-    while !server.host.epoch_asleep() {
-        assert!(
-            began.elapsed() < Duration::from_secs(20),
-            "the epoch thread never slept"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let (server, mut b, token) = impatient_server();
+    let asleep = || {
+        let began = std::time::Instant::now();
+        while !server.host.epoch_asleep() {
+            assert!(
+                began.elapsed() < Duration::from_secs(20),
+                "the epoch thread stayed awake"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    asleep();
     // Asleep, the clock does not advance by itself; a hashing request
     // (tens of milliseconds) is still stopped at its 1 ms deadline, so the
     // request woke it.
-    let page = b.post_form(
-        "/recover",
-        &[
-            ("email", "a@example.jp"),
-            ("birth-date", "1985-04-01"),
-            ("csrf", &token),
-        ],
-    );
-    assert_eq!(page.status, 500, "{}", page.body);
-    assert!(page.body.contains("ご利用いただけません"));
+    assert_stopped_at_its_deadline(&mut b, &token);
     assert!(!server.host.epoch_asleep(), "a call just ran");
     // And once idle again, it sleeps again.
-    let began = std::time::Instant::now();
-    while !server.host.epoch_asleep() {
-        assert!(
-            began.elapsed() < Duration::from_secs(20),
-            "the epoch thread stayed awake"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    asleep();
 }
 
 #[test]
