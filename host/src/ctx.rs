@@ -22,6 +22,8 @@ use crate::directory::{Directory, FileDirectory};
 use crate::hashing::Hashing;
 use crate::mail::{MemoryOutbox, PostgresOutbox, SharedOutbox, SqliteOutbox};
 use crate::storage::{MemoryStore, PostgresStore, SharedHousekeeping, SharedStore, SqliteStore};
+use customer_web_sql::sqlite::SqliteFile;
+use customer_web_sql::{Database as _, audit, kv, outbox};
 
 /// The name of the database file in a data directory.
 pub const DATABASE_FILE: &str = "customer-web.sqlite3";
@@ -84,15 +86,22 @@ impl Capabilities {
     }
 
     /// Storage, outbox and audit trail in the SQLite file at `db`, on
-    /// `clock`.
+    /// `clock`. Each has a connection of its own; storage's opens now and
+    /// brings all three schemas up to date (a database this release
+    /// cannot use is refused here), the outbox's and the trail's at their
+    /// first statement: a connection is most of a start's SQLite time.
     pub fn sqlite_file(db: &Path, directory: Arc<dyn Directory>, clock: Clock) -> anyhow::Result<Self> {
-        let store = Arc::new(SqliteStore::open(db, Arc::new(clock.clone()))?);
+        let file = SqliteFile::open(db)?;
+        for schema in [&kv::SCHEMA, &outbox::SCHEMA, &audit::SCHEMA] {
+            file.migrate(schema)?;
+        }
+        let store = Arc::new(SqliteStore::on(file, Arc::new(clock.clone()))?);
         Ok(Capabilities {
             store: store.clone(),
             housekeeping: Some(store),
-            outbox: Arc::new(SqliteOutbox::open(db)?),
+            outbox: Arc::new(SqliteOutbox::on(SqliteFile::deferred(db))?),
             directory,
-            audit: Arc::new(SqliteAuditLog::open(db)?),
+            audit: Arc::new(SqliteAuditLog::on(SqliteFile::deferred(db))?),
             settings: Settings::default(),
             clock,
             hashing: Hashing::default(),
@@ -299,5 +308,69 @@ impl WasiHttpView for HostCtx {
             table: &mut self.table,
             hooks: hooks.unwrap_or_default(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::AuditEvent;
+    use customer_web_sql::outbox::OutgoingMessage;
+
+    fn schemas(db: &Path) -> Vec<String> {
+        let other = rusqlite::Connection::open(db).unwrap();
+        let mut names: Vec<String> = other
+            .prepare("SELECT name FROM schema_versions")
+            .unwrap()
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn the_sqlite_file_holds_every_schema_from_the_start_and_each_part_writes_to_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let caps = Capabilities::sqlite(dir.path(), Arc::new(FileDirectory::sample())).unwrap();
+        let db = dir.path().join(DATABASE_FILE);
+        assert_eq!(schemas(&db), ["audit", "mail", "storage"]);
+
+        let message = OutgoingMessage {
+            to: "taro@example.jp".into(),
+            subject: "件名".into(),
+            text: "本文\n".into(),
+            kind: "enrollment-link".into(),
+        };
+        let id = caps.outbox.enqueue(&message, 100).unwrap();
+        let event = AuditEvent {
+            at: 100,
+            kind: "keyword-failed".into(),
+            subject: "flow-1".into(),
+            detail: "attempts-left=3".into(),
+        };
+        caps.audit.record(&event).unwrap();
+
+        // Another process's view of the file: both writes are there.
+        let other = rusqlite::Connection::open(&db).unwrap();
+        let count = |sql: &str| other.query_row(sql, [], |row| row.get::<_, i64>(0)).unwrap();
+        assert_eq!(count("SELECT count(*) FROM cw_audit"), 1);
+        assert_eq!(caps.outbox.get(id).unwrap().map(|m| m.message), Some(message));
+    }
+
+    #[test]
+    fn a_sqlite_file_of_a_newer_release_is_refused_at_the_start() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(Capabilities::sqlite(dir.path(), Arc::new(FileDirectory::sample())).unwrap());
+        let db = dir.path().join(DATABASE_FILE);
+        rusqlite::Connection::open(&db)
+            .unwrap()
+            .execute_batch("UPDATE schema_versions SET version = version + 1 WHERE name = 'audit'")
+            .unwrap();
+        let error = Capabilities::sqlite(dir.path(), Arc::new(FileDirectory::sample()))
+            .err()
+            .expect("refused");
+        assert!(format!("{error:#}").contains("newer"), "{error:#}");
     }
 }

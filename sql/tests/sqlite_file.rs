@@ -37,3 +37,121 @@ fn an_unwritable_place_is_a_clear_error() {
     let error = SqliteFile::open(&blocker.join("host.db")).unwrap_err();
     assert!(error.0.contains("a-file"), "{error}");
 }
+
+/// The schemas recorded in the file at `path`, read through a connection
+/// of its own.
+fn recorded_schemas(path: &std::path::Path) -> Vec<String> {
+    let other = rusqlite::Connection::open(path).unwrap();
+    let has_table: bool = other
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE name = 'schema_versions'",
+            [],
+            |row| row.get::<_, i64>(0),
+        )
+        .unwrap()
+        > 0;
+    if !has_table {
+        return Vec::new();
+    }
+    let mut names: Vec<String> = other
+        .prepare("SELECT name FROM schema_versions")
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn a_deferred_file_connects_and_migrates_at_its_first_statement() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nested/host.db");
+    let file = SqliteFile::deferred(&path);
+    file.migrate(&customer_web_sql::outbox::SCHEMA).unwrap();
+    assert!(!file.is_connected());
+    assert!(!path.exists(), "nothing is created before a statement runs");
+    // A read that must not wait is not run on a file not yet connected.
+    assert!(
+        file.with_now(|c: &mut dyn Connection| c.query("SELECT 1", &[]))
+            .is_none()
+    );
+
+    let rows = file
+        .with(|c: &mut dyn Connection| c.query("PRAGMA journal_mode", &[]))
+        .unwrap();
+    assert_eq!(rows[0].0[0], customer_web_sql::Value::Text("wal".into()));
+    assert!(file.is_connected());
+    assert_eq!(
+        recorded_schemas(&path),
+        ["mail"],
+        "the pending schema ran as it connected"
+    );
+    // Connected: a later migration runs at once, and reads that need not
+    // wait run here.
+    file.migrate(&customer_web_sql::audit::SCHEMA).unwrap();
+    assert_eq!(recorded_schemas(&path), ["audit", "mail"]);
+    assert!(
+        file.with_now(|c: &mut dyn Connection| c.query("SELECT 1", &[]))
+            .is_some()
+    );
+}
+
+#[test]
+fn a_deferred_file_that_cannot_connect_fails_its_statement_and_tries_again_at_the_next() {
+    let dir = tempfile::tempdir().unwrap();
+    let blocker = dir.path().join("a-file");
+    std::fs::write(&blocker, b"x").unwrap();
+    let path = blocker.join("host.db");
+    let file = SqliteFile::deferred(&path);
+    file.migrate(&customer_web_sql::kv::SCHEMA).unwrap();
+    let error = file
+        .with(|c: &mut dyn Connection| c.query("SELECT 1", &[]))
+        .unwrap_err();
+    assert!(error.0.contains("a-file"), "{error}");
+    assert!(!file.is_connected());
+
+    std::fs::remove_file(&blocker).unwrap();
+    file.with(|c: &mut dyn Connection| c.query("SELECT 1", &[]))
+        .unwrap();
+    assert_eq!(
+        recorded_schemas(&path),
+        ["storage"],
+        "the migration asked for before the failure still ran"
+    );
+}
+
+#[test]
+fn threads_racing_to_a_deferred_file_share_one_connection_and_one_migration() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("host.db");
+    let file = std::sync::Arc::new(SqliteFile::deferred(&path));
+    file.migrate(&customer_web_sql::kv::SCHEMA).unwrap();
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            let file = file.clone();
+            std::thread::spawn(move || {
+                // The connection's own temp table: visible only on the
+                // connection that made it.
+                file.with(|c: &mut dyn Connection| {
+                    c.batch("CREATE TEMP TABLE IF NOT EXISTS mine (n INTEGER)")?;
+                    c.execute("INSERT INTO mine (n) VALUES (1)", &[])
+                })
+                .unwrap()
+            })
+        })
+        .collect();
+    for thread in threads {
+        assert_eq!(thread.join().unwrap(), 1);
+    }
+    let rows = file
+        .with(|c: &mut dyn Connection| c.query("SELECT count(*) FROM mine", &[]))
+        .unwrap();
+    assert_eq!(
+        rows[0].0[0],
+        customer_web_sql::Value::Int(8),
+        "every thread wrote through the same connection"
+    );
+    assert_eq!(recorded_schemas(&path), ["storage"]);
+}
