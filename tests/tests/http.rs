@@ -264,6 +264,52 @@ fn shutdown_lets_a_request_in_flight_finish() {
 }
 
 #[test]
+fn a_client_that_goes_away_mid_request_does_not_cut_the_flow_short() {
+    use std::io::Write;
+    let (server, _dir) = sqlite_server();
+    let caps = server.host.capabilities().clone();
+    let housekeeping = caps.housekeeping.as_ref().expect("SQLite has housekeeping");
+    let cookie = "AAAAAAAAAAAAAAAAAAAAAA";
+    let body = format!(
+        "email=a%40example.jp&birth-date=1985-04-01&csrf={}",
+        customer_web_app::csrf_field(cookie, "")
+    );
+    let mut client = std::net::TcpStream::connect(server.address).expect("connects");
+    write!(
+        client,
+        "POST /recover HTTP/1.1\r\nHost: {}\r\nCookie: cw_csrf={cookie}\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+        server.address,
+        body.len()
+    )
+    .expect("request sent");
+    // Inside the component (its mail allowance counted, the keyword about
+    // to be hashed), the client hangs up.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while housekeeping.count_prefix("mail-window/").unwrap_or(0) == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the request never reached the component"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert_eq!(housekeeping.count_prefix("link/").unwrap(), 0, "still hashing");
+    client.shutdown(std::net::Shutdown::Both).expect("hung up");
+    drop(client);
+    // The instance runs to its end all the same: the link it writes after
+    // the hash is stored.
+    while housekeeping.count_prefix("link/").unwrap_or(0) == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the flow was cut short when its client went away"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // And the server goes on.
+    assert_eq!(server.browser().get("/").status, 200);
+}
+
+#[test]
 fn the_json_api_enrolls_and_signs_in_over_http() {
     use serde_json::json;
     let (server, _dir) = sqlite_server();
