@@ -318,16 +318,9 @@ mod tests {
     use customer_web_sql::outbox::OutgoingMessage;
 
     fn schemas(db: &Path) -> Vec<String> {
-        let other = rusqlite::Connection::open(db).unwrap();
-        let mut names: Vec<String> = other
-            .prepare("SELECT name FROM schema_versions")
-            .unwrap()
-            .query_map([], |row| row.get(0))
-            .unwrap()
-            .map(Result::unwrap)
-            .collect();
-        names.sort();
-        names
+        let other = SqliteFile::open(db).unwrap();
+        let recorded = other.with(customer_web_sql::recorded_versions).unwrap();
+        recorded.into_iter().map(|(name, _)| name).collect()
     }
 
     #[test]

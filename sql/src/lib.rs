@@ -42,7 +42,7 @@ pub mod sqlite;
 mod url;
 
 pub use adopt::adopt_spin_tables;
-pub use migrate::{Schema, is_current, migrate};
+pub use migrate::{Schema, is_current, migrate, recorded_versions};
 pub use url::redact_url;
 
 /// The SQL dialect a [`Connection`] speaks.

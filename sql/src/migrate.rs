@@ -90,33 +90,35 @@ pub fn migrate(c: &mut dyn Connection, schema: &Schema) -> Result<(), SqlError> 
 /// nor is one a newer release migrated further ([`migrate`] refuses it).
 pub fn is_current(c: &mut dyn Connection, schemas: &[&Schema]) -> Result<bool, SqlError> {
     let dialect = c.dialect();
-    let (bookkeeping, versions) = match dialect {
+    let recorded = recorded_versions(c)?;
+    Ok(schemas.iter().all(|schema| {
+        recorded
+            .iter()
+            .any(|(name, version)| name == schema.name && *version == schema.steps(dialect).len() as u64)
+    }))
+}
+
+/// The schemas the database records, each with how far it has come, in
+/// name order; none where it keeps no bookkeeping yet. Reads only.
+pub fn recorded_versions(c: &mut dyn Connection) -> Result<Vec<(String, u64)>, SqlError> {
+    let (bookkeeping, versions) = match c.dialect() {
         Dialect::Sqlite => (
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_versions'",
-            "SELECT name, version FROM schema_versions",
+            "SELECT name, version FROM schema_versions ORDER BY name",
         ),
         Dialect::Postgres => (
             "SELECT 1 FROM information_schema.tables
              WHERE table_schema = current_schema() AND table_name = 'schema_versions'",
-            "SELECT name, version::bigint FROM schema_versions",
+            "SELECT name, version::bigint FROM schema_versions ORDER BY name",
         ),
     };
     if c.query(bookkeeping, &[])?.is_empty() {
-        return Ok(false);
+        return Ok(Vec::new());
     }
-    let rows = c.query(versions, &[])?;
-    for schema in schemas {
-        let mut version = None;
-        for row in &rows {
-            if row.text(0, "schema name")? == schema.name {
-                version = Some(row.uint(1, "schema version")?);
-            }
-        }
-        if version != Some(schema.steps(dialect).len() as u64) {
-            return Ok(false);
-        }
-    }
-    Ok(true)
+    c.query(versions, &[])?
+        .iter()
+        .map(|row| Ok((row.text(0, "schema name")?, row.uint(1, "schema version")?)))
+        .collect()
 }
 
 /// Whether the bookkeeping layout is this release's (SQLite keeps it in

@@ -41,27 +41,9 @@ fn an_unwritable_place_is_a_clear_error() {
 /// The schemas recorded in the file at `path`, read through a connection
 /// of its own.
 fn recorded_schemas(path: &std::path::Path) -> Vec<String> {
-    let other = rusqlite::Connection::open(path).unwrap();
-    let has_table: bool = other
-        .query_row(
-            "SELECT count(*) FROM sqlite_master WHERE name = 'schema_versions'",
-            [],
-            |row| row.get::<_, i64>(0),
-        )
-        .unwrap()
-        > 0;
-    if !has_table {
-        return Vec::new();
-    }
-    let mut names: Vec<String> = other
-        .prepare("SELECT name FROM schema_versions")
-        .unwrap()
-        .query_map([], |row| row.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
-    names.sort();
-    names
+    let other = SqliteFile::open(path).unwrap();
+    let recorded = other.with(customer_web_sql::recorded_versions).unwrap();
+    recorded.into_iter().map(|(name, _)| name).collect()
 }
 
 #[test]
