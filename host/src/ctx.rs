@@ -23,7 +23,7 @@ use crate::hashing::Hashing;
 use crate::mail::{MemoryOutbox, PostgresOutbox, SharedOutbox, SqliteOutbox};
 use crate::storage::{MemoryStore, PostgresStore, SharedHousekeeping, SharedStore, SqliteStore};
 use customer_web_sql::sqlite::SqliteFile;
-use customer_web_sql::{Database as _, audit, kv, outbox};
+use customer_web_sql::{Database as _, audit, outbox};
 
 /// The name of the database file in a data directory.
 pub const DATABASE_FILE: &str = "customer-web.sqlite3";
@@ -92,7 +92,8 @@ impl Capabilities {
     /// first statement: a connection is most of a start's SQLite time.
     pub fn sqlite_file(db: &Path, directory: Arc<dyn Directory>, clock: Clock) -> anyhow::Result<Self> {
         let file = SqliteFile::open(db)?;
-        for schema in [&kv::SCHEMA, &outbox::SCHEMA, &audit::SCHEMA] {
+        // The store's own schema is brought up to date as it is made.
+        for schema in [&outbox::SCHEMA, &audit::SCHEMA] {
             file.migrate(schema)?;
         }
         let store = Arc::new(SqliteStore::on(file, Arc::new(clock.clone()))?);
