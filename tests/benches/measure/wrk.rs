@@ -5,9 +5,10 @@
 use std::process::Command;
 use std::time::Duration;
 
-/// Per target: a warm-up run whose figures are dropped, the load, then
-/// one connection alone: one request at a time, the latency of a request
-/// over HTTP without queueing.
+/// Per target: a warm-up run whose figures are dropped, then
+/// [`ROUNDS`] runs of the load taken in turns with the other targets',
+/// then one connection alone: one request at a time, the latency of a
+/// request over HTTP without queueing.
 pub const WARMUP: Shape = Shape {
     duration: Duration::from_secs(3),
     ..LOAD
@@ -15,8 +16,12 @@ pub const WARMUP: Shape = Shape {
 pub const LOAD: Shape = Shape {
     threads: 2,
     connections: 16,
-    duration: Duration::from_secs(10),
+    duration: Duration::from_secs(3),
 };
+/// Rounds of [`LOAD`]: in each, every target once, one after the other, so
+/// a target and the ceiling it is set against share whatever else the
+/// machine is doing in that round.
+pub const ROUNDS: usize = 5;
 pub const ALONE: Shape = Shape {
     threads: 1,
     connections: 1,
@@ -75,6 +80,7 @@ fn find_wrk() -> Option<String> {
 }
 
 /// What one wrk run reports.
+#[derive(Clone)]
 pub struct Load {
     pub requests: u64,
     pub per_second: f64,
@@ -86,6 +92,29 @@ pub struct Load {
     pub non_2xx: u64,
     /// wrk's socket errors line (connect, read, write, timeout), if any.
     pub socket_errors: Option<String>,
+}
+
+impl Load {
+    /// Several runs of one target as one: the median of each figure over
+    /// the runs (requests, errors and non-2xx responses summed).
+    pub fn median(runs: &[Load]) -> Load {
+        assert!(!runs.is_empty(), "no runs");
+        fn middle<T: Copy + PartialOrd>(mut values: Vec<T>) -> T {
+            values.sort_by(|a, b| a.partial_cmp(b).expect("comparable"));
+            values[(values.len() - 1) / 2]
+        }
+        let socket_errors: Vec<&str> = runs.iter().filter_map(|r| r.socket_errors.as_deref()).collect();
+        Load {
+            requests: runs.iter().map(|r| r.requests).sum(),
+            per_second: middle(runs.iter().map(|r| r.per_second).collect()),
+            p50: middle(runs.iter().map(|r| r.p50).collect()),
+            p75: middle(runs.iter().map(|r| r.p75).collect()),
+            p90: middle(runs.iter().map(|r| r.p90).collect()),
+            p99: middle(runs.iter().map(|r| r.p99).collect()),
+            non_2xx: runs.iter().map(|r| r.non_2xx).sum(),
+            socket_errors: (!socket_errors.is_empty()).then(|| socket_errors.join(" / ")),
+        }
+    }
 }
 
 pub fn run_wrk(url: &str, shape: Shape) -> Load {
