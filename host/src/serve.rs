@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use http_body_util::{BodyExt, Full};
-use hyper::body::{Bytes, Incoming};
+use hyper::body::{Body, Bytes, Incoming};
 use hyper::server::conn::http1;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
@@ -339,6 +339,13 @@ async fn read_whole(request: Request<Incoming>, limits: &Limits) -> Result<Reque
         .and_then(|v| v.trim().parse::<u64>().ok());
     if declared.is_some_and(|n| n > limits.body_max as u64) {
         too_large(&mut parts);
+        return Ok(Request::from_parts(parts, Full::new(Bytes::new())));
+    }
+    // A request without a body (no length, no transfer coding) or with a
+    // declared length of 0 goes on as it came, as under Spin: no timer, and
+    // no `Content-Length` the client did not send, which would make the
+    // component open an empty body.
+    if body.is_end_stream() {
         return Ok(Request::from_parts(parts, Full::new(Bytes::new())));
     }
     let deadline = tokio::time::Instant::now() + limits.body_total;

@@ -116,6 +116,87 @@ fn a_page_goes_out_with_its_length_and_a_head_answer_without_a_body() {
     assert_eq!(b.request("GET", "/", &[], Some(&huge)).status, 413);
 }
 
+/// One request on a connection of its own: the request line, `host`,
+/// then `rest` (the other header fields, the blank line, the body); the
+/// status and the body of the answer.
+fn exchange(server: &Server, request_line: &str, rest: &[u8]) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(server.address).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .expect("timeout");
+    let head = format!(
+        "{request_line}\r\nhost: {}\r\nconnection: close\r\n",
+        server.address
+    );
+    stream.write_all(head.as_bytes()).expect("head");
+    stream.write_all(rest).expect("the rest");
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    let status = answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0);
+    let body = answer
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+#[test]
+fn a_body_reaches_the_component_in_every_framing_and_an_empty_one_is_not_opened() {
+    let (server, _dir) = sqlite_server();
+    let json = "POST /api/v1/enrollment HTTP/1.1";
+    let chunked = "content-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n";
+    // Chunks: read whole, whatever their number.
+    let (status, body) = exchange(
+        &server,
+        json,
+        format!("{chunked}1\r\n{{\r\n1\r\n}}\r\n0\r\n\r\n").as_bytes(),
+    );
+    assert_eq!(status, 201, "{body}");
+    assert!(body.contains("\"flow\""), "{body}");
+    let (status, body) = exchange(
+        &server,
+        json,
+        format!("{chunked}a\r\n{{\"nope\":1}}\r\n0\r\n\r\n").as_bytes(),
+    );
+    assert_eq!((status, body.contains("bad-request")), (400, true), "{body}");
+    // No chunk at all, or a declared length of 0: an empty body, which is
+    // no JSON.
+    let (status, body) = exchange(&server, json, format!("{chunked}0\r\n\r\n").as_bytes());
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("not valid JSON"), "{body}");
+    let (status, body) = exchange(
+        &server,
+        json,
+        b"content-type: application/json\r\ncontent-length: 0\r\n\r\n",
+    );
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("not valid JSON"), "{body}");
+    // A length: read to it.
+    let (status, body) = exchange(
+        &server,
+        json,
+        b"content-type: application/json\r\ncontent-length: 2\r\n\r\n{}",
+    );
+    assert_eq!(status, 201, "{body}");
+    // An empty form is refused by the screens' checks, not as unreadable.
+    let (status, body) = exchange(
+        &server,
+        "POST /enroll HTTP/1.1",
+        b"content-type: application/x-www-form-urlencoded\r\ncontent-length: 0\r\n\r\n",
+    );
+    assert_eq!(status, 403, "{body}");
+    // A GET with neither: the page.
+    let (status, body) = exchange(&server, "GET / HTTP/1.1", b"\r\n");
+    assert_eq!(status, 200);
+    assert!(body.contains("</html>"), "{body}");
+}
+
 #[test]
 fn oversized_and_malformed_bodies_are_refused_with_a_page() {
     let (server, _dir) = sqlite_server();

@@ -73,12 +73,15 @@ fn read(request: IncomingRequest, path_and_query: &str) -> Result<Request<Vec<u8
     }
     let method = method(request.method())?;
     let uri = Uri::try_from(path_and_query).map_err(|_| Unreadable::Broken)?;
-    // A GET or HEAD that declares no body (neither length nor transfer
-    // coding) has none: its body is not opened, which saves the calls
-    // that would find it empty.
-    let bodiless = matches!(method, http::Method::GET | http::Method::HEAD)
-        && !headers.contains_key(CONTENT_LENGTH)
-        && !headers.contains_key(TRANSFER_ENCODING);
+    // A request that declares an empty body, or a GET or HEAD that
+    // declares none, has none (unless a transfer coding says otherwise):
+    // its body is not opened, which saves the calls that would find it
+    // empty.
+    let chunked = headers.contains_key(TRANSFER_ENCODING);
+    let bodiless = !chunked
+        && (declared == Some(0)
+            || (matches!(method, http::Method::GET | http::Method::HEAD)
+                && !headers.contains_key(CONTENT_LENGTH)));
     let body = if bodiless {
         Vec::new()
     } else {
