@@ -151,50 +151,50 @@ fn a_body_reaches_the_component_in_every_framing_and_an_empty_one_is_not_opened(
     let (server, _dir) = sqlite_server();
     let json = "POST /api/v1/enrollment HTTP/1.1";
     let chunked = "content-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n";
-    // Chunks: read whole, whatever their number.
-    let (status, body) = exchange(
-        &server,
-        json,
-        format!("{chunked}1\r\n{{\r\n1\r\n}}\r\n0\r\n\r\n").as_bytes(),
-    );
-    assert_eq!(status, 201, "{body}");
-    assert!(body.contains("\"flow\""), "{body}");
-    let (status, body) = exchange(
-        &server,
-        json,
-        format!("{chunked}a\r\n{{\"nope\":1}}\r\n0\r\n\r\n").as_bytes(),
-    );
-    assert_eq!((status, body.contains("bad-request")), (400, true), "{body}");
-    // No chunk at all, or a declared length of 0: an empty body, which is
-    // no JSON.
-    let (status, body) = exchange(&server, json, format!("{chunked}0\r\n\r\n").as_bytes());
-    assert_eq!(status, 400, "{body}");
-    assert!(body.contains("not valid JSON"), "{body}");
-    let (status, body) = exchange(
-        &server,
-        json,
-        b"content-type: application/json\r\ncontent-length: 0\r\n\r\n",
-    );
-    assert_eq!(status, 400, "{body}");
-    assert!(body.contains("not valid JSON"), "{body}");
-    // A length: read to it.
-    let (status, body) = exchange(
-        &server,
-        json,
-        b"content-type: application/json\r\ncontent-length: 2\r\n\r\n{}",
-    );
-    assert_eq!(status, 201, "{body}");
-    // An empty form is refused by the screens' checks, not as unreadable.
-    let (status, body) = exchange(
-        &server,
-        "POST /enroll HTTP/1.1",
-        b"content-type: application/x-www-form-urlencoded\r\ncontent-length: 0\r\n\r\n",
-    );
-    assert_eq!(status, 403, "{body}");
-    // A GET with neither: the page.
-    let (status, body) = exchange(&server, "GET / HTTP/1.1", b"\r\n");
-    assert_eq!(status, 200);
-    assert!(body.contains("</html>"), "{body}");
+    let length = |body: &str| {
+        format!(
+            "content-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        )
+    };
+    let form = "content-type: application/x-www-form-urlencoded\r\ncontent-length: 0\r\n\r\n";
+    // (request line, the rest, the status, what the answer holds)
+    let cases = [
+        // Chunks: read whole, whatever their number.
+        (
+            json,
+            format!("{chunked}1\r\n{{\r\n1\r\n}}\r\n0\r\n\r\n"),
+            201,
+            "\"flow\"",
+        ),
+        (
+            json,
+            format!("{chunked}a\r\n{{\"nope\":1}}\r\n0\r\n\r\n"),
+            400,
+            "a field is missing, unknown",
+        ),
+        // No chunk at all, or a declared length of 0: an empty body, which
+        // is no JSON.
+        (json, format!("{chunked}0\r\n\r\n"), 400, "not valid JSON"),
+        (json, length(""), 400, "not valid JSON"),
+        // A length: read to it.
+        (json, length("{}"), 201, "\"flow\""),
+        // An empty form is refused by the screens' checks, not as
+        // unreadable.
+        (
+            "POST /enroll HTTP/1.1",
+            form.to_owned(),
+            403,
+            "この操作は受け付けられませんでした",
+        ),
+        // A GET with neither: the page.
+        ("GET / HTTP/1.1", "\r\n".to_owned(), 200, "</html>"),
+    ];
+    for (line, rest, status, holds) in cases {
+        let (got, body) = exchange(&server, line, rest.as_bytes());
+        assert_eq!(got, status, "{line} {rest:?}: {body}");
+        assert!(body.contains(holds), "{line} {rest:?}: {body}");
+    }
 }
 
 #[test]
