@@ -116,36 +116,6 @@ fn a_page_goes_out_with_its_length_and_a_head_answer_without_a_body() {
     assert_eq!(b.request("GET", "/", &[], Some(&huge)).status, 413);
 }
 
-/// One request on a connection of its own: the request line, `host`,
-/// then `rest` (the other header fields, the blank line, the body); the
-/// status and the body of the answer.
-fn exchange(server: &Server, request_line: &str, rest: &[u8]) -> (u16, String) {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(server.address).expect("connect");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(60)))
-        .expect("timeout");
-    let head = format!(
-        "{request_line}\r\nhost: {}\r\nconnection: close\r\n",
-        server.address
-    );
-    stream.write_all(head.as_bytes()).expect("head");
-    stream.write_all(rest).expect("the rest");
-    let mut answer = Vec::new();
-    let _ = stream.read_to_end(&mut answer);
-    let answer = String::from_utf8_lossy(&answer).into_owned();
-    let status = answer
-        .split_whitespace()
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .unwrap_or(0);
-    let body = answer
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    (status, body)
-}
-
 #[test]
 fn a_body_reaches_the_component_in_every_framing_and_an_empty_one_is_not_opened() {
     let (server, _dir) = sqlite_server();
@@ -190,10 +160,15 @@ fn a_body_reaches_the_component_in_every_framing_and_an_empty_one_is_not_opened(
         // A GET with neither: the page.
         ("GET / HTTP/1.1", "\r\n".to_owned(), 200, "</html>"),
     ];
+    let b = server.browser();
     for (line, rest, status, holds) in cases {
-        let (got, body) = exchange(&server, line, rest.as_bytes());
-        assert_eq!(got, status, "{line} {rest:?}: {body}");
-        assert!(body.contains(holds), "{line} {rest:?}: {body}");
+        let raw = format!(
+            "{line}\r\nhost: {}\r\nconnection: close\r\n{rest}",
+            server.address
+        );
+        let page = b.raw(raw.as_bytes());
+        assert_eq!(page.status, status, "{line} {rest:?}: {}", page.body);
+        assert!(page.body.contains(holds), "{line} {rest:?}: {}", page.body);
     }
 }
 

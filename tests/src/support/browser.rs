@@ -306,6 +306,21 @@ impl Browser {
     }
 }
 
+impl Browser {
+    /// One request written byte for byte as `raw` (any framing, the
+    /// browser's cookies left out), on a connection of its own; the answer.
+    pub fn raw(&self, raw: &[u8]) -> Page {
+        let mut stream = self.connect().expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(60)))
+            .expect("timeout");
+        stream.write_all(raw).expect("write the request");
+        let mut answer = Vec::new();
+        let _ = stream.read_to_end(&mut answer);
+        parse(&answer)
+    }
+}
+
 pub fn encode_form(fields: &[(&str, &str)]) -> String {
     fields
         .iter()
