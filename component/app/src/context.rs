@@ -83,13 +83,13 @@ impl<'a> Ctx<'a> {
     }
 
     /// A cookie the browser sent, under the name it travels as
-    /// ([`wire::wire_cookie_name`]): a bare-named cookie on an HTTPS
+    /// ([`wire::is_wire_cookie_name`]): a bare-named cookie on an HTTPS
     /// service could have been planted by another host, and is not read.
     pub(crate) fn cookie(&self, name: &str) -> Option<&str> {
-        let wire = wire::wire_cookie_name(name, self.secure());
+        let secure = self.secure();
         self.cookies
             .iter()
-            .find(|(n, _)| *n == wire)
+            .find(|(n, _)| wire::is_wire_cookie_name(n, name, secure))
             .map(|(_, v)| v.as_str())
     }
 

@@ -43,6 +43,7 @@
 mod api;
 mod context;
 pub mod csp;
+mod escape;
 mod layer;
 mod pages;
 mod responses;

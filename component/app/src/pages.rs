@@ -7,9 +7,34 @@ use customer_web_core::model::{FieldError, Settings};
 /// The stylesheet, served at `/static/style.css`.
 pub(crate) const STYLESHEET: &str = include_str!("../static/style.css");
 
-/// A fingerprint of the stylesheet for its URL, so a changed sheet gets a
-/// new URL and the long cache lifetime never serves a stale one.
-const STYLESHEET_FINGERPRINT: u64 = fnv1a(STYLESHEET.as_bytes());
+/// The stylesheet's URL, with a fingerprint of the sheet in its query, so
+/// a changed sheet gets a new URL and the long cache lifetime never serves
+/// a stale one. Worked out at compile time.
+const STYLESHEET_URL: &str = {
+    match core::str::from_utf8(&STYLESHEET_URL_BYTES) {
+        Ok(url) => url,
+        Err(_) => panic!("the stylesheet URL is ASCII"),
+    }
+};
+
+const STYLESHEET_URL_BYTES: [u8; 36] = {
+    const PATH: &[u8; 20] = b"/static/style.css?v=";
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let fingerprint = fnv1a(STYLESHEET.as_bytes());
+    let mut url = [0u8; 36];
+    let mut i = 0;
+    while i < PATH.len() {
+        url[i] = PATH[i];
+        i += 1;
+    }
+    // 16 hex digits, most significant first, as `{:016x}` writes them.
+    let mut digit = 0;
+    while digit < 16 {
+        url[PATH.len() + digit] = HEX[((fingerprint >> (60 - 4 * digit)) & 15) as usize];
+        digit += 1;
+    }
+    url
+};
 
 const fn fnv1a(bytes: &[u8]) -> u64 {
     let mut hash = 0xcbf2_9ce4_8422_2325_u64;
@@ -32,7 +57,7 @@ pub(crate) struct Layout {
     pub(crate) desk_hours: String,
     /// The CSRF token every form of the page carries.
     pub(crate) csrf: String,
-    pub(crate) stylesheet: String,
+    pub(crate) stylesheet: &'static str,
 }
 
 impl Layout {
@@ -59,7 +84,7 @@ impl Layout {
             desk_tel,
             desk_hours,
             csrf,
-            stylesheet: format!("/static/style.css?v={STYLESHEET_FINGERPRINT:016x}"),
+            stylesheet: STYLESHEET_URL,
         }
     }
 }
@@ -130,14 +155,24 @@ impl Field {
 
     /// The ids describing the input: its hint and its error.
     pub(crate) fn described_by(&self) -> Option<String> {
-        let mut ids = Vec::new();
-        if !self.hint.is_empty() && self.kind != "checkbox" {
-            ids.push(format!("{}-hint", self.name));
+        let hint = !self.hint.is_empty() && self.kind != "checkbox";
+        let error = self.error.is_some();
+        if !hint && !error {
+            return None;
         }
-        if self.error.is_some() {
-            ids.push(format!("{}-error", self.name));
+        let mut ids = String::with_capacity(2 * self.name.len() + 12);
+        if hint {
+            ids.push_str(self.name);
+            ids.push_str("-hint");
         }
-        (!ids.is_empty()).then(|| ids.join(" "))
+        if error {
+            if hint {
+                ids.push(' ');
+            }
+            ids.push_str(self.name);
+            ids.push_str("-error");
+        }
+        Some(ids)
     }
 }
 
@@ -375,3 +410,14 @@ pub(crate) const RENDER_FAILED: &str = "<!DOCTYPE html>\n<html lang=\"ja\"><head
 <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>エラー</title></head>\
 <body><main><h1>ただいま画面を表示できません</h1><p>しばらく時間をおいてから、もう一度お試しください。</p>\
 <p><a href=\"/\">トップへ</a></p></main></body></html>\n";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_stylesheet_url_carries_the_sheets_fingerprint_in_hex() {
+        let fingerprint = fnv1a(STYLESHEET.as_bytes());
+        assert_eq!(STYLESHEET_URL, format!("/static/style.css?v={fingerprint:016x}"));
+    }
+}

@@ -6,7 +6,7 @@
 use askama::Template;
 use customer_web_core::FlowError;
 use http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION, RETRY_AFTER, SET_COOKIE};
-use http::{HeaderValue, Response, StatusCode};
+use http::{HeaderMap, HeaderValue, Response, StatusCode};
 
 use crate::context::Ctx;
 use crate::pages::{Layout, Link, MessagePage, RENDER_FAILED, STYLESHEET};
@@ -179,7 +179,7 @@ impl Ctx<'_> {
                 response
             }
             Reply::Stylesheet => {
-                let mut response = Response::new(STYLESHEET.as_bytes().to_vec());
+                let mut response = response(STYLESHEET.as_bytes().to_vec());
                 let headers = response.headers_mut();
                 headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/css; charset=utf-8"));
                 headers.insert(CACHE_CONTROL, HeaderValue::from_static(STYLESHEET_CACHE));
@@ -203,9 +203,20 @@ impl Ctx<'_> {
     }
 }
 
+/// Room for every header an answer carries (the layer's six, the content
+/// type, cookies and a location), so the map is allocated once.
+const HEADERS: usize = 16;
+
+/// A response with room for its headers.
+fn response(body: Vec<u8>) -> Response<Vec<u8>> {
+    let mut response = Response::new(body);
+    *response.headers_mut() = HeaderMap::with_capacity(HEADERS);
+    response
+}
+
 /// An HTML page with its status; nothing more.
 fn page(status: u16, html: String) -> Response<Vec<u8>> {
-    let mut response = Response::new(html.into_bytes());
+    let mut response = response(html.into_bytes());
     *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     response
         .headers_mut()

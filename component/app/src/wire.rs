@@ -90,27 +90,38 @@ pub(crate) fn cookies(headers: &HeaderMap) -> Vec<(String, String)> {
 /// subrequests, and all are sent only over HTTPS unless the service runs on
 /// the developer's own machine.
 pub(crate) fn set_cookie(name: &str, value: &str, max_age: Option<u64>, secure: bool) -> String {
-    let name = wire_cookie_name(name, secure);
-    let mut out = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax");
+    let mut out = String::with_capacity(96 + value.len());
+    if secure {
+        out.push_str(HOST_PREFIX);
+    }
+    out.push_str(name);
+    out.push('=');
+    out.push_str(value);
+    out.push_str("; Path=/; HttpOnly; SameSite=Lax");
     if secure {
         out.push_str("; Secure");
     }
     if let Some(age) = max_age {
-        out.push_str(&format!("; Max-Age={age}"));
+        use std::fmt::Write;
+        let _ = write!(out, "; Max-Age={age}");
     }
     out
 }
 
-/// The name a cookie travels under: with `__Host-` in front when it is
-/// `Secure`, so that the browser takes it only from this very host over
-/// HTTPS, with `Path=/` and no `Domain`: another host of the same site
-/// cannot plant or overwrite it. (Plain-HTTP loopback development cannot
-/// use the prefix, and keeps the bare name.)
-pub(crate) fn wire_cookie_name(name: &str, secure: bool) -> String {
+/// The prefix of a `Secure` cookie's name ([`is_wire_cookie_name`]).
+const HOST_PREFIX: &str = "__Host-";
+
+/// Whether `wire` is the name a cookie named `name` travels under: with
+/// `__Host-` in front when it is `Secure`, so that the browser takes it
+/// only from this very host over HTTPS, with `Path=/` and no `Domain`:
+/// another host of the same site cannot plant or overwrite it.
+/// (Plain-HTTP loopback development cannot use the prefix, and keeps the
+/// bare name.)
+pub(crate) fn is_wire_cookie_name(wire: &str, name: &str, secure: bool) -> bool {
     if secure {
-        format!("__Host-{name}")
+        wire.strip_prefix(HOST_PREFIX) == Some(name)
     } else {
-        name.to_owned()
+        wire == name
     }
 }
 

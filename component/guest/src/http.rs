@@ -7,7 +7,8 @@ use customer_web_app::MAX_BODY;
 use http::header::{CONTENT_LENGTH, TRANSFER_ENCODING};
 use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, Uri};
 use wasip2::http::types::{
-    Fields, IncomingBody, IncomingRequest, Method, OutgoingBody, OutgoingResponse, ResponseOutparam,
+    Fields, HeaderError, IncomingBody, IncomingRequest, Method, OutgoingBody, OutgoingResponse,
+    ResponseOutparam,
 };
 
 use crate::Component;
@@ -124,21 +125,19 @@ fn read_body(request: &IncomingRequest) -> Result<Vec<u8>, Unreadable> {
 
 fn write(out: ResponseOutparam, response: Response<Vec<u8>>) {
     let (parts, content) = response.into_parts();
-    // Each field on its own: `set-cookie` is never folded into one.
-    let mut entries: Vec<(String, Vec<u8>)> = parts
-        .headers
-        .iter()
-        .map(|(name, value)| (name.as_str().to_owned(), value.as_bytes().to_vec()))
-        .collect();
     // The whole body is known: its length goes ahead of it, so the
     // server sends it as one piece rather than in chunks.
-    if !content.is_empty() && !parts.headers.contains_key(CONTENT_LENGTH) {
-        entries.push((
-            CONTENT_LENGTH.as_str().to_owned(),
-            content.len().to_string().into_bytes(),
-        ));
-    }
-    let headers = match Fields::from_list(&entries) {
+    let length = itoa(content.len());
+    let length =
+        (!content.is_empty() && !parts.headers.contains_key(CONTENT_LENGTH)).then(|| length.as_bytes());
+    // Each field on its own: `set-cookie` is never folded into one.
+    let entries: Vec<(&[u8], &[u8])> = parts
+        .headers
+        .iter()
+        .map(|(name, value)| (name.as_str().as_bytes(), value.as_bytes()))
+        .chain(length.map(|length| (CONTENT_LENGTH.as_str().as_bytes(), length)))
+        .collect();
+    let headers = match fields_from_list(&entries) {
         Ok(fields) => fields,
         // A header the host refuses is a bug in the app; answer with a
         // bare error rather than a response missing its security headers.
@@ -164,4 +163,87 @@ fn write(out: ResponseOutparam, response: Response<Vec<u8>>) {
         }
     }
     let _ = OutgoingBody::finish(body, None);
+}
+
+/// A length in decimal, in a buffer on the stack.
+struct Decimal {
+    digits: [u8; 20],
+    start: usize,
+}
+
+impl Decimal {
+    fn as_bytes(&self) -> &[u8] {
+        &self.digits[self.start..]
+    }
+}
+
+fn itoa(mut n: usize) -> Decimal {
+    let mut decimal = Decimal {
+        digits: [b'0'; 20],
+        start: 20,
+    };
+    loop {
+        decimal.start -= 1;
+        decimal.digits[decimal.start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return decimal;
+        }
+    }
+}
+
+/// `wasi:http/types.[static]fields.from-list` over borrowed names and
+/// values: the same call the generated binding makes, without an owned
+/// `String` and `Vec` per field. Every name must be UTF-8 (a
+/// `HeaderName` is ASCII).
+fn fields_from_list(entries: &[(&[u8], &[u8])]) -> Result<Fields, HeaderError> {
+    /// One `tuple<field-name, field-value>` in the canonical ABI: two
+    /// (pointer, length) pairs.
+    #[repr(C)]
+    struct Entry {
+        name: *const u8,
+        name_len: usize,
+        value: *const u8,
+        value_len: usize,
+    }
+    /// `result<fields, header-error>`: a discriminant byte, then the
+    /// handle or the error's case at offset 4.
+    #[repr(C, align(4))]
+    struct RetArea([u8; 8]);
+
+    #[cfg(target_arch = "wasm32")]
+    #[link(wasm_import_module = "wasi:http/types@0.2.12")]
+    unsafe extern "C" {
+        #[link_name = "[static]fields.from-list"]
+        fn from_list(entries: *const Entry, len: usize, ret: *mut RetArea);
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    unsafe extern "C" fn from_list(_: *const Entry, _: usize, _: *mut RetArea) {
+        unreachable!("wasi:http is only imported by the wasm32 component")
+    }
+
+    let list: Vec<Entry> = entries
+        .iter()
+        .map(|(name, value)| Entry {
+            name: name.as_ptr(),
+            name_len: name.len(),
+            value: value.as_ptr(),
+            value_len: value.len(),
+        })
+        .collect();
+    let mut ret = RetArea([0; 8]);
+    // SAFETY: `list` and every slice it points into outlive the call,
+    // which only reads them; the host writes the result into `ret`, laid
+    // out as the canonical ABI lays out `result<fields, header-error>`.
+    unsafe { from_list(list.as_ptr(), list.len(), &mut ret) };
+    let payload = i32::from_le_bytes([ret.0[4], ret.0[5], ret.0[6], ret.0[7]]);
+    match ret.0[0] {
+        // SAFETY: the host has just handed this handle over.
+        0 => Ok(unsafe { Fields::from_handle(payload as u32) }),
+        _ => Err(match ret.0[4] {
+            0 => HeaderError::InvalidSyntax,
+            1 => HeaderError::Forbidden,
+            _ => HeaderError::Immutable,
+        }),
+    }
 }
