@@ -59,6 +59,25 @@ fn the_component_targets_its_world() {
     println!("component imports:\n  {}", Vec::from_iter(imports).join("\n  "));
 }
 
+/// The C library's standard streams and environment are not linked into
+/// the component (`component/guest/src/libc.rs`): of `wasi:cli` it imports
+/// stdout and stderr only, and nothing of `wasi:io/poll`. Every import is
+/// linked at every instantiation, that is at every request.
+#[test]
+fn the_component_imports_no_environment_terminal_or_polling() {
+    let (imports, _) = common::spin::interfaces(EMBEDDED_COMPONENT);
+    let cli: Vec<&str> = imports
+        .iter()
+        .map(String::as_str)
+        .filter(|i| i.starts_with("wasi:cli/"))
+        .collect();
+    assert_eq!(cli, ["wasi:cli/stderr@0.2.12", "wasi:cli/stdout@0.2.12"]);
+    assert!(
+        !imports.iter().any(|i| i.starts_with("wasi:io/poll@")),
+        "{imports:#?}"
+    );
+}
+
 /// The check has teeth: a component of the world's shape passes it, and the
 /// same component importing any interface of `wasi:filesystem` or
 /// `wasi:sockets`, or `wasi:http/outgoing-handler`, fails it with a message

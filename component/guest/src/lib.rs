@@ -14,6 +14,8 @@ mod bindings {
 mod convert;
 mod exports;
 mod http;
+#[cfg(all(target_arch = "wasm32", target_os = "wasi"))]
+mod libc;
 mod ports;
 
 struct Component;
