@@ -14,6 +14,9 @@ use crate::pages::{Layout, Link, MessagePage, RENDER_FAILED, STYLESHEET};
 /// The stylesheet may be cached for a year: its URL changes with it.
 const STYLESHEET_CACHE: &str = "public, max-age=31536000, immutable";
 
+/// Bytes set aside for a rendered page: more than the longest screen.
+const PAGE_CAPACITY: usize = 8 * 1024;
+
 /// Every page is HTML in UTF-8.
 const HTML: &str = "text/html; charset=utf-8";
 
@@ -41,7 +44,10 @@ pub(crate) enum Again {
 impl Ctx<'_> {
     /// Renders a page.
     pub(crate) fn render(&self, status: u16, page: &impl Template) -> Reply {
-        match page.render() {
+        // Room for the longest page at once, so the page is not copied as
+        // it grows.
+        let mut html = String::with_capacity(PAGE_CAPACITY);
+        match page.render_into(&mut html).map(|()| html) {
             // A page sent back with errors says so first in its title, the
             // first thing a screen reader reads of a new page.
             Ok(html) if status == 422 => Reply::Page {

@@ -142,7 +142,10 @@ fn write(out: ResponseOutparam, response: Response<Vec<u8>>) {
         // A header the host refuses is a bug in the app; answer with a
         // bare error rather than a response missing its security headers.
         Err(_) => {
-            let fallback = OutgoingResponse::new(Fields::new());
+            let Ok(empty) = fields_from_list(&[]) else {
+                return;
+            };
+            let fallback = OutgoingResponse::new(empty);
             let _ = fallback.set_status_code(500);
             ResponseOutparam::set(out, Ok(fallback));
             return;

@@ -156,11 +156,10 @@ impl Audit for Host {
 
 impl Clock for Host {
     fn now(&self) -> Timestamp {
-        // wasi:clocks/wall-clock; the host decides what time it is.
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0)
+        // wasi:clocks/wall-clock, called as the HTTP calls are (not
+        // through the C library's clock_gettime, which would link the
+        // monotonic clock too); the host decides what time it is.
+        wasip2::clocks::wall_clock::now().seconds
     }
 }
 
