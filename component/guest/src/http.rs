@@ -127,15 +127,18 @@ fn write(out: ResponseOutparam, response: Response<Vec<u8>>) {
     let (parts, content) = response.into_parts();
     // The whole body is known: its length goes ahead of it, so the
     // server sends it as one piece rather than in chunks.
-    let length = itoa(content.len());
-    let length =
-        (!content.is_empty() && !parts.headers.contains_key(CONTENT_LENGTH)).then(|| length.as_bytes());
+    let length = (!content.is_empty() && !parts.headers.contains_key(CONTENT_LENGTH))
+        .then(|| content.len().to_string());
     // Each field on its own: `set-cookie` is never folded into one.
     let entries: Vec<(&[u8], &[u8])> = parts
         .headers
         .iter()
         .map(|(name, value)| (name.as_str().as_bytes(), value.as_bytes()))
-        .chain(length.map(|length| (CONTENT_LENGTH.as_str().as_bytes(), length)))
+        .chain(
+            length
+                .as_deref()
+                .map(|length| (CONTENT_LENGTH.as_str().as_bytes(), length.as_bytes())),
+        )
         .collect();
     let headers = match fields_from_list(&entries) {
         Ok(fields) => fields,
@@ -166,33 +169,6 @@ fn write(out: ResponseOutparam, response: Response<Vec<u8>>) {
         }
     }
     let _ = OutgoingBody::finish(body, None);
-}
-
-/// A length in decimal, in a buffer on the stack.
-struct Decimal {
-    digits: [u8; 20],
-    start: usize,
-}
-
-impl Decimal {
-    fn as_bytes(&self) -> &[u8] {
-        &self.digits[self.start..]
-    }
-}
-
-fn itoa(mut n: usize) -> Decimal {
-    let mut decimal = Decimal {
-        digits: [b'0'; 20],
-        start: 20,
-    };
-    loop {
-        decimal.start -= 1;
-        decimal.digits[decimal.start] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            return decimal;
-        }
-    }
 }
 
 /// `wasi:http/types.[static]fields.from-list` over borrowed names and

@@ -64,7 +64,7 @@ fn write_to(fd: c_int, bytes: &[u8]) -> isize {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn write(fd: c_int, buf: *const c_void, count: usize) -> isize {
     if count == 0 {
-        return if stream(fd).is_some() { 0 } else { fail(EBADF) };
+        return if matches!(fd, 1 | 2) { 0 } else { fail(EBADF) };
     }
     // SAFETY: the caller's promise.
     let bytes = unsafe { core::slice::from_raw_parts(buf.cast::<u8>(), count) };
