@@ -7,8 +7,7 @@ use customer_web_app::MAX_BODY;
 use http::header::{CONTENT_LENGTH, TRANSFER_ENCODING};
 use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, Uri};
 use wasip2::http::types::{
-    Fields, HeaderError, IncomingBody, IncomingRequest, Method, OutgoingBody, OutgoingResponse,
-    ResponseOutparam,
+    Fields, HeaderError, IncomingRequest, Method, OutgoingBody, OutgoingResponse, ResponseOutparam,
 };
 
 use crate::Component;
@@ -119,7 +118,10 @@ fn read_body(request: &IncomingRequest) -> Result<Vec<u8>, Unreadable> {
             }
         }
     }
-    IncomingBody::finish(incoming);
+    // The body was read to its end; its trailers are not used, so the body
+    // is dropped rather than finished (which would import `finish` and the
+    // trailers' future, linked at every instantiation).
+    drop(incoming);
     Ok(body)
 }
 
