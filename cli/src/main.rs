@@ -289,12 +289,12 @@ fn serve(cli: &Cli, args: &ServeArgs) -> anyhow::Result<()> {
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .with_context(|| format!("listening on {listen}"))?;
-        println!("customer-web: http://{}/", listener.local_addr()?);
+        let address = listener.local_addr()?;
+        announce(format_args!("customer-web: http://{address}/"));
         if dev {
-            println!(
-                "dev mailbox:  http://{}/_dev/mail (loopback clients only)",
-                listener.local_addr()?
-            );
+            announce(format_args!(
+                "dev mailbox:  http://{address}/_dev/mail (loopback clients only)"
+            ));
         }
         let options = customer_web_host::serve::ServeOptions {
             delivery,
@@ -309,6 +309,20 @@ fn serve(cli: &Cli, args: &ServeArgs) -> anyhow::Result<()> {
         };
         customer_web_host::serve::serve(host, listener, options, shutdown_signal()).await
     })
+}
+
+/// One line to whoever started `serve`: where it listens. The first line
+/// is printed once the port is bound, so a supervisor may connect as soon
+/// as it reads it. A supervisor that reads that line and closes the pipe
+/// must not stop the server: a failed write is ignored (`println!` would
+/// panic).
+fn announce(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out
+        .write_fmt(line)
+        .and_then(|()| out.write_all(b"\n"))
+        .and_then(|()| out.flush());
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

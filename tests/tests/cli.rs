@@ -58,3 +58,51 @@ fn a_file_that_is_no_component_is_refused_by_name() {
         "{stderr}"
     );
 }
+
+/// `serve` prints its address once the port is bound; a supervisor that
+/// reads that one line and closes the pipe leaves a server that goes on
+/// answering (the dev mailbox's line, written after the pipe closed, is
+/// lost, not fatal).
+#[test]
+fn serve_announces_its_address_once_bound_and_outlives_a_closed_stdout() {
+    use std::io::{BufRead, Read, Write};
+    let data = tempfile::tempdir().expect("a data dir");
+    let address = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a loopback port");
+    let mut child = Command::new(support::serve_process::binary())
+        .arg("--data-dir")
+        .arg(data.path())
+        .args(["serve", "--dev", "--listen", &address.to_string()])
+        .env_remove("CUSTOMER_WEB_DATABASE")
+        .env_remove("CUSTOMER_WEB_COMPONENT")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("customer-web serve");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("serve's first line");
+    // The reader and the pipe are gone here.
+    assert_eq!(line, format!("customer-web: http://{address}/\n"));
+    let answer = |path: &str| {
+        let mut stream = std::net::TcpStream::connect(address).expect("serve listens once announced");
+        write!(stream, "GET {path} HTTP/1.0\r\nHost: test\r\n\r\n").expect("request");
+        let mut response = String::new();
+        stream.read_to_string(&mut response).expect("response");
+        response
+    };
+    // Twice, the second request well after the dev mailbox's line.
+    for _ in 0..2 {
+        let response = answer("/");
+        assert!(response.starts_with("HTTP/1.0 200"), "{response}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(
+        child.try_wait().expect("status").is_none(),
+        "serve exited after its stdout closed"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+}
