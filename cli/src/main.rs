@@ -130,6 +130,11 @@ fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         // Colours for a terminal only: a log file or journald gets plain text.
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        // A log line that cannot be written is dropped. By default the
+        // subscriber reports the failure with `eprintln!` to the same
+        // stderr, which panics when stderr is a pipe its reader closed:
+        // the request (or the mail delivery pass) that logged would fail.
+        .log_internal_errors(false)
         .init();
     let cli = Cli::parse();
     match &cli.command {

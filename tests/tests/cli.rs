@@ -60,11 +60,12 @@ fn a_file_that_is_no_component_is_refused_by_name() {
 }
 
 /// `serve` prints its address once the port is bound; a supervisor that
-/// reads that one line and closes the pipe leaves a server that goes on
-/// answering (the dev mailbox's line, written after the pipe closed, is
-/// lost, not fatal).
+/// reads that one line and closes its pipes leaves a server that goes on
+/// answering: the dev mailbox's line, written after stdout closed, and
+/// each request's log line (`RUST_LOG=info`), written after stderr
+/// closed, are lost, not fatal.
 #[test]
-fn serve_announces_its_address_once_bound_and_outlives_a_closed_stdout() {
+fn serve_announces_its_address_once_bound_and_outlives_closed_stdout_and_stderr() {
     use std::io::{BufRead, Read, Write};
     let data = tempfile::tempdir().expect("a data dir");
     let address = std::net::TcpListener::bind("127.0.0.1:0")
@@ -76,15 +77,17 @@ fn serve_announces_its_address_once_bound_and_outlives_a_closed_stdout() {
         .args(["serve", "--dev", "--listen", &address.to_string()])
         .env_remove("CUSTOMER_WEB_DATABASE")
         .env_remove("CUSTOMER_WEB_COMPONENT")
+        .env("RUST_LOG", "info")
         .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("customer-web serve");
     let mut line = String::new();
     std::io::BufReader::new(child.stdout.take().expect("stdout"))
         .read_line(&mut line)
         .expect("serve's first line");
-    // The reader and the pipe are gone here.
+    drop(child.stderr.take());
+    // Both pipes' readers are gone here.
     assert_eq!(line, format!("customer-web: http://{address}/\n"));
     let answer = |path: &str| {
         let mut stream = std::net::TcpStream::connect(address).expect("serve listens once announced");
@@ -93,15 +96,16 @@ fn serve_announces_its_address_once_bound_and_outlives_a_closed_stdout() {
         stream.read_to_string(&mut response).expect("response");
         response
     };
-    // Twice, the second request well after the dev mailbox's line.
-    for _ in 0..2 {
+    // Three requests, each logged to the closed stderr, the last two well
+    // after the dev mailbox's line.
+    for _ in 0..3 {
         let response = answer("/");
-        assert!(response.starts_with("HTTP/1.0 200"), "{response}");
+        assert!(response.starts_with("HTTP/1.0 200"), "{response:?}");
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     assert!(
         child.try_wait().expect("status").is_none(),
-        "serve exited after its stdout closed"
+        "serve exited after its stdout and stderr closed"
     );
     let _ = child.kill();
     let _ = child.wait();
