@@ -162,13 +162,18 @@ impl Zeroize for Block {
 }
 
 /// Custom implementation of `Box<[Block]>` until `Box::try_new_zeroed_slice` is stabilized.
+///
+/// On `wasm32` the blocks come from [`grown`] instead of the allocator.
 #[cfg(feature = "alloc")]
 pub(crate) struct Blocks {
     p: core::ptr::NonNull<Block>,
     len: usize,
+    /// The length in bytes of the region the blocks are in.
+    #[cfg(target_arch = "wasm32")]
+    region: usize,
 }
 
-#[cfg(feature = "alloc")]
+#[cfg(all(feature = "alloc", not(target_arch = "wasm32")))]
 impl Blocks {
     pub fn new(len: usize) -> Option<Self> {
         use alloc::alloc::{Layout, alloc_zeroed};
@@ -185,14 +190,32 @@ impl Blocks {
         let p = NonNull::new(p.cast())?;
         Some(Self { p, len })
     }
+}
 
+#[cfg(all(feature = "alloc", target_arch = "wasm32"))]
+impl Blocks {
+    pub fn new(len: usize) -> Option<Self> {
+        if len == 0 {
+            return None;
+        }
+        let (p, region) = grown::take(len.checked_mul(Block::SIZE)?)?;
+        Some(Self {
+            p: p.cast(),
+            len,
+            region,
+        })
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl Blocks {
     pub fn as_slice(&mut self) -> &mut [Block] {
         // SAFETY: `self.p` is a valid non-zero pointer that points to memory of the necessary size
         unsafe { slice::from_raw_parts_mut(self.p.as_ptr(), self.len) }
     }
 }
 
-#[cfg(feature = "alloc")]
+#[cfg(all(feature = "alloc", not(target_arch = "wasm32")))]
 impl Drop for Blocks {
     fn drop(&mut self) {
         use alloc::alloc::{Layout, dealloc};
@@ -201,6 +224,89 @@ impl Drop for Blocks {
         // SAFETY: we use `dealloc` correctly with the previously allocated pointer
         unsafe {
             dealloc(self.p.as_ptr().cast(), layout);
+        }
+    }
+}
+
+#[cfg(all(feature = "alloc", target_arch = "wasm32"))]
+impl Drop for Blocks {
+    fn drop(&mut self) {
+        grown::give_back(self.p.cast(), self.region);
+    }
+}
+
+/// Block memory for `wasm32`, taken from `memory.grow` and kept for the
+/// next hash in the same instance.
+///
+/// The allocator's zeroed memory costs a write of every byte: the standard
+/// library zeroes an allocation aligned beyond 16 (a [`Block`] is aligned to
+/// 64) with a `memset` of its own, and the C allocator's `calloc` clears
+/// what it hands out as well. For 19 MiB that is about a tenth of a hash.
+/// Pages that `memory.grow` adds are zero by the WebAssembly specification
+/// (the runtime pays for that when it resets an instance's memory, or with
+/// fresh pages), so they are used as they come.
+///
+/// The hash never reads a block before writing it, so a region given back
+/// by one hash serves the next as it is: a block's words are plain
+/// integers, valid whatever they hold. Linear memory cannot shrink, so a
+/// region is never returned to the allocator; one is kept, the largest given
+/// back. A region too small for a later hash is extended in place when
+/// nothing was grown after it, and otherwise left unused: an instance that
+/// hashes with fixed parameters grows one region, once, and one that varies
+/// them grows at most the sum of the distinct sizes it asks for.
+#[cfg(all(feature = "alloc", target_arch = "wasm32"))]
+mod grown {
+    use core::arch::wasm32::{memory_grow, memory_size};
+    use core::ptr::NonNull;
+    use core::sync::atomic::{AtomicU64, Ordering};
+
+    const PAGE: usize = 65536;
+
+    /// The region kept, as its first page (high half) and its length in
+    /// pages (low half); 0 when none is, or while a hash holds it.
+    static KEPT: AtomicU64 = AtomicU64::new(0);
+
+    fn pack(first_page: usize, pages: usize) -> u64 {
+        ((first_page as u64) << 32) | pages as u64
+    }
+
+    /// A region of at least `len` bytes, aligned to a page (64 KiB): its
+    /// address and its length in bytes.
+    pub(super) fn take(len: usize) -> Option<(NonNull<u8>, usize)> {
+        let pages = len.div_ceil(PAGE);
+        let kept = KEPT.swap(0, Ordering::AcqRel);
+        let (first, have) = ((kept >> 32) as usize, (kept & 0xffff_ffff) as usize);
+        if kept != 0 {
+            if have >= pages {
+                return Some((NonNull::new((first * PAGE) as *mut u8)?, have * PAGE));
+            }
+            // The kept region ends where linear memory does: grow it.
+            if first + have == memory_size(0) && memory_grow(0, pages - have) != usize::MAX {
+                return Some((NonNull::new((first * PAGE) as *mut u8)?, pages * PAGE));
+            }
+            keep(first, have);
+        }
+        let first = memory_grow(0, pages);
+        if first == usize::MAX {
+            return None;
+        }
+        Some((NonNull::new((first * PAGE) as *mut u8)?, pages * PAGE))
+    }
+
+    /// Gives back the region at `p` of `len` bytes, as [`take`] handed it
+    /// out.
+    pub(super) fn give_back(p: NonNull<u8>, len: usize) {
+        keep(p.as_ptr() as usize / PAGE, len / PAGE);
+    }
+
+    /// Keeps the region if it is larger than the one kept.
+    fn keep(first: usize, pages: usize) {
+        let mut kept = KEPT.load(Ordering::Acquire);
+        while pages > (kept & 0xffff_ffff) as usize {
+            match KEPT.compare_exchange_weak(kept, pack(first, pages), Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => return,
+                Err(now) => kept = now,
+            }
         }
     }
 }

@@ -129,7 +129,8 @@
 #[cfg(not(any(target_pointer_width = "32", target_pointer_width = "64")))]
 compile_error!("this crate builds on 32-bit and 64-bit platforms only");
 
-#[cfg(feature = "alloc")]
+// On wasm32 the blocks come from `memory.grow` (`block::grown`), not the allocator.
+#[cfg(all(feature = "alloc", not(target_arch = "wasm32")))]
 extern crate alloc;
 
 mod algorithm;

@@ -1493,6 +1493,15 @@ impl Context for IsleContext<'_, '_, MInst, X64Backend> {
     }
 
     #[inline]
+    fn vec_mask_lhs_only(&mut self, mask: &VecMask) -> Option<VecMask> {
+        if mask.iter().any(|b| (16..32).contains(b)) {
+            None
+        } else {
+            Some(mask.clone())
+        }
+    }
+
+    #[inline]
     fn shuffle_16_31_mask(&mut self, mask: &VecMask) -> VCodeConstant {
         let mask = mask
             .iter()
