@@ -21,9 +21,7 @@ const REVERSED: &str = "15 14 13 12 11 10 9 8 7 6 5 4 3 2 1 0";
 
 fn module_text() -> String {
     let mul = |name: &str, x: String, y: String| {
-        format!(
-            "(func ${name} (export \"{name}\") (param v128 v128) (result v128) (i64x2.mul {x} {y}))"
-        )
+        format!("(func ${name} (export \"{name}\") (param v128 v128) (result v128) (i64x2.mul {x} {y}))")
     };
     let shuffle = |name: &str, lanes: &str, second: u32| {
         format!(
@@ -169,7 +167,10 @@ fn multiplications_of_masked_lanes_give_what_webassembly_specifies() {
                 let (mx, my) = (0x1_ffff_ffff, 0x1_ffff_ffff);
                 let (lx, ly) = (lanes64(x), lanes64(y));
                 // The other mask differs between the lanes.
-                from_lanes64([(lx[0] & mx).wrapping_mul(ly[0] & my), (lx[1] & low).wrapping_mul(ly[1] & low)])
+                from_lanes64([
+                    (lx[0] & mx).wrapping_mul(ly[0] & my),
+                    (lx[1] & low).wrapping_mul(ly[1] & low),
+                ])
             }),
             ("plain", mul_lanes(x, y, u64::MAX, u64::MAX)),
         ] {
