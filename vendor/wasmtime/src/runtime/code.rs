@@ -405,22 +405,47 @@ impl Drop for StoreCode {
 /// code pointers, ready to call.
 pub struct ModuleWithCode<'a> {
     module: &'a Module,
-    store_code: &'a StoreCode,
+    /// The text section of the module's code in the store.
+    text: &'a [u8],
 }
 
 impl<'a> ModuleWithCode<'a> {
     /// Find the StoreCode in a given store for a module and wrap it
     /// up with that module, ready to compute code pointers.
+    ///
+    /// Without the `debug` feature a store's code is always the engine's
+    /// code, shared (`StoreCodeStorage::Shared`), so its text is the
+    /// engine code's and the store's registry is not searched: this runs
+    /// for every function an instance exports or puts in a table, at
+    /// every instantiation.
     pub fn in_store(
         registry: &'a ModuleRegistry,
         module: &'a Module,
     ) -> Option<ModuleWithCode<'a>> {
-        let store_code = registry.store_code(module.engine_code())?;
-        Some(ModuleWithCode { module, store_code })
+        #[cfg(not(feature = "debug"))]
+        {
+            let text = module.engine_code().text();
+            debug_assert!(
+                registry
+                    .store_code(module.engine_code())
+                    .is_some_and(|code| core::ptr::eq(code.text(), text)),
+                "the module's code is registered in the store and shared"
+            );
+            let _ = registry;
+            Some(ModuleWithCode { module, text })
+        }
+        #[cfg(feature = "debug")]
+        {
+            let store_code = registry.store_code(module.engine_code())?;
+            Some(ModuleWithCode::from_raw(module, store_code))
+        }
     }
 
     pub(crate) fn from_raw(module: &'a Module, store_code: &'a StoreCode) -> ModuleWithCode<'a> {
-        ModuleWithCode { module, store_code }
+        ModuleWithCode {
+            module,
+            text: store_code.text(),
+        }
     }
 
     /// Provide the Module wrapped in this tuple.
@@ -433,6 +458,6 @@ impl<'a> ModuleWithCode<'a> {
     #[inline]
     pub fn function(&self, key: FuncKey) -> &[u8] {
         let range = self.module.compiled_module().function_range(key);
-        &self.store_code.text()[range]
+        &self.text[range]
     }
 }

@@ -99,6 +99,11 @@ struct ComponentInner {
 
     /// The checksum of the source binary from which the module was compiled.
     checksum: WasmChecksum,
+
+    /// Where each trampoline's two entry points (the wasm and the array
+    /// calling convention) start in the text section, looked up once here
+    /// instead of at every instantiation (`trampoline_ptrs`).
+    trampoline_starts: PrimaryMap<TrampolineIndex, [u32; 2]>,
 }
 
 impl fmt::Debug for Component {
@@ -471,6 +476,24 @@ impl Component {
             [ValType::I32],
         ));
 
+        // Each trampoline's entry points, checked against the text section
+        // now so that `trampoline_ptrs` needs no lookup and no check.
+        let text_len = code.text().len();
+        let trampoline_starts = info
+            .component
+            .trampolines
+            .keys()
+            .map(|trampoline| {
+                [Abi::Wasm, Abi::Array].map(|abi| {
+                    let loc = index
+                        .func_loc(FuncKey::ComponentTrampoline(abi, trampoline))
+                        .expect("every trampoline is compiled for both ABIs");
+                    assert!(loc.start as usize + loc.length as usize <= text_len);
+                    loc.start
+                })
+            })
+            .collect();
+
         Ok(Component {
             inner: Arc::new(ComponentInner {
                 id: CompiledModuleId::new(),
@@ -482,6 +505,7 @@ impl Component {
                 index,
                 realloc_func_type,
                 checksum,
+                trampoline_starts,
             }),
         })
     }
@@ -518,18 +542,26 @@ impl Component {
     }
 
     pub(crate) fn trampoline_ptrs(&self, index: TrampolineIndex) -> AllCallFuncPointers {
-        let wasm_call = self
-            .store_invariant_func(FuncKey::ComponentTrampoline(Abi::Wasm, index))
-            .unwrap()
-            .cast();
-        let array_call = self
-            .store_invariant_func(FuncKey::ComponentTrampoline(Abi::Array, index))
-            .unwrap()
-            .cast();
-        AllCallFuncPointers {
-            wasm_call,
-            array_call,
-        }
+        let [wasm, array] = self.inner.trampoline_starts[index];
+        let text = self.engine_code().text();
+        let at = |start: u32| -> NonNull<u8> {
+            // SAFETY: `start` lies within the text section, checked when
+            // the component was assembled (`from_parts`).
+            unsafe { NonNull::new_unchecked(text.as_ptr().add(start as usize).cast_mut()) }
+        };
+        let ptrs = AllCallFuncPointers {
+            wasm_call: at(wasm).cast(),
+            array_call: at(array).cast(),
+        };
+        debug_assert_eq!(
+            Some(ptrs.wasm_call.cast::<u8>()),
+            self.store_invariant_func(FuncKey::ComponentTrampoline(Abi::Wasm, index))
+        );
+        debug_assert_eq!(
+            Some(ptrs.array_call.cast::<u8>()),
+            self.store_invariant_func(FuncKey::ComponentTrampoline(Abi::Array, index))
+        );
+        ptrs
     }
 
     pub(crate) fn unsafe_intrinsic_ptrs(
