@@ -12,7 +12,7 @@ use customer_web_host::{Capabilities, HostOptions, PluginHost, config};
 
 /// customer-web: enrollment, recovery and sign-in for an insurer's
 /// Customer Web Service, run as a WebAssembly component.
-#[derive(Parser)]
+#[derive(Parser, Clone)]
 #[command(version, about)]
 struct Cli {
     /// Where the SQLite database and the compilation cache live.
@@ -48,7 +48,7 @@ struct Cli {
     command: Command,
 }
 
-#[derive(Subcommand)]
+#[derive(Subcommand, Clone)]
 enum Command {
     /// Serves the screens (the component's wasi:http handler) over HTTP.
     /// Mail goes to an SMTP server (--smtp) or, for development, into the
@@ -84,7 +84,7 @@ enum Command {
 }
 
 /// `customer-web serve`'s own options.
-#[derive(clap::Args)]
+#[derive(clap::Args, Clone)]
 struct ServeArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:3000")]
@@ -183,7 +183,7 @@ fn main() -> anyhow::Result<()> {
 /// most of a start.
 fn load_opening(
     cli: &Cli,
-    open: impl FnOnce() -> anyhow::Result<Capabilities> + Send,
+    open: impl FnOnce() -> anyhow::Result<Capabilities> + Send + 'static,
     options: HostOptions,
 ) -> anyhow::Result<PluginHost> {
     match &cli.component {
@@ -248,9 +248,11 @@ fn serve(cli: &Cli, args: &ServeArgs) -> anyhow::Result<()> {
         ),
         _ => {}
     }
-    let open = || {
-        let mut caps = capabilities(cli)?;
-        if cli.config.is_none() {
+    // The capabilities open on a thread of their own.
+    let own = cli.clone();
+    let open = move || {
+        let mut caps = capabilities(&own)?;
+        if own.config.is_none() {
             // Without a configuration the mailed links point at this
             // server, and the renewal hand-over at its stand-in portal page.
             caps.settings.base_url = format!("http://{listen}");
@@ -357,9 +359,11 @@ fn flow<T>(step: &str, result: Result<T, FlowError>) -> anyhow::Result<T> {
 }
 
 fn demo(cli: &Cli) -> anyhow::Result<()> {
-    let open = || {
-        let mut caps = capabilities(cli)?;
-        if cli.config.is_none() {
+    // The capabilities open on a thread of their own.
+    let own = cli.clone();
+    let open = move || {
+        let mut caps = capabilities(&own)?;
+        if own.config.is_none() {
             // Each run mails the same address twice; let a developer repeat
             // the demo within the hour without meeting the per-address mail
             // limit.

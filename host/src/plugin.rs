@@ -70,10 +70,14 @@ impl Default for HostOptions {
 
 /// The capabilities a host is made with: ready, or to be opened beside
 /// the engine's start.
-enum Opening<'a> {
+enum Opening {
     Ready(Box<Capabilities>),
-    Open(Box<dyn FnOnce() -> anyhow::Result<Capabilities> + Send + 'a>),
+    Open(Box<dyn FnOnce() -> anyhow::Result<Capabilities> + Send + 'static>),
 }
+
+/// A component linked: for blocking calls (at once, or at the first), and
+/// for async calls where the host's own imports serve it.
+type Linked = (OnceLock<Result<Blocking, String>>, Option<AsyncProxyPre<HostCtx>>);
 
 /// The component, ready to run calls.
 pub struct PluginHost {
@@ -148,11 +152,12 @@ impl PluginHost {
     }
 
     /// Like [`PluginHost::new`], opening the capabilities with `open` on a
-    /// second thread while the component is mapped (or compiled) and
-    /// linked: a start costs the longer of the two, not their sum.
+    /// second thread, on another CPU where the process may use one, while
+    /// the component is mapped (or compiled) and linked: a start costs the
+    /// longer of the two, not their sum.
     pub fn new_opening(
         wasm: &[u8],
-        open: impl FnOnce() -> anyhow::Result<Capabilities> + Send,
+        open: impl FnOnce() -> anyhow::Result<Capabilities> + Send + 'static,
         options: HostOptions,
     ) -> anyhow::Result<Self> {
         Self::load(wasm, None, Opening::Open(Box::new(open)), options, true, None)
@@ -192,7 +197,7 @@ impl PluginHost {
     fn load(
         wasm: &[u8],
         sha256: Option<&[u8; 32]>,
-        caps: Opening<'_>,
+        caps: Opening,
         options: HostOptions,
         typed: bool,
         imports: Option<Imports>,
@@ -230,48 +235,36 @@ impl PluginHost {
             (imports.pool)(&mut pool, slots);
         }
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-        let (caps, loaded) = std::thread::scope(|scope| {
-            let opened = match caps {
-                Opening::Ready(caps) => Ok(*caps),
-                Opening::Open(open) => Err(std::thread::Builder::new()
+        let opened = match caps {
+            Opening::Ready(caps) => Ok(*caps),
+            Opening::Open(open) => {
+                let thread = std::thread::Builder::new()
                     .name("customer-web-open".into())
-                    .spawn_scoped(scope, open)
-                    .context("starting the thread that opens the capabilities")?),
-            };
-            let loaded = Self::engine_and_component(&config, wasm, sha256, &options);
-            let caps = match opened {
-                Ok(caps) => caps,
-                Err(thread) => thread
-                    .join()
-                    .map_err(|_| anyhow::anyhow!("opening the capabilities panicked"))??,
-            };
-            anyhow::Ok((caps, loaded?))
-        })?;
-        let (engine, component) = loaded;
+                    .spawn(open)
+                    .context("starting the thread that opens the capabilities")?;
+                elsewhere(&thread);
+                Err(thread)
+            }
+        };
+        // Neither loading nor linking needs the capabilities: they are
+        // joined last, so their thread has the whole of both to open them.
+        let loaded =
+            Self::engine_and_component(&config, wasm, sha256, &options).and_then(|(engine, component)| {
+                let linked = Self::link(&engine, &component, imports.as_ref(), typed)?;
+                Ok((engine, component, linked))
+            });
+        let caps = match opened {
+            Ok(caps) => caps,
+            Err(thread) => thread
+                .join()
+                .map_err(|_| anyhow::anyhow!("opening the capabilities panicked"))??,
+        };
+        let (engine, component, (blocking, proxy_async)) = loaded?;
 
-        // The host's own imports link for async calls at the start (what
-        // `serve` runs), and for blocking calls at the first of those;
-        // an embedder's [`Imports`] link for blocking calls only.
         let link = match &imports {
             None => link_capabilities,
             Some(imports) => imports.link,
         };
-        let blocking = OnceLock::new();
-        let proxy_async = match &imports {
-            Some(_) => {
-                let _ = blocking.set(Ok(Blocking::link(&engine, &component, link, typed)?));
-                None
-            }
-            None => {
-                let instance_pre = instantiate_pre(&engine, &component, link_capabilities_async)?;
-                // The exports are checked now, not at the first call.
-                if typed {
-                    PluginPre::new(instance_pre.clone())?;
-                }
-                Some(AsyncProxyPre::new(instance_pre)?)
-            }
-        };
-
         let clock = Arc::new(EpochClock::default());
         let ticker = {
             let (engine, clock) = (engine.clone(), clock.clone());
@@ -293,6 +286,33 @@ impl PluginHost {
             ticker: Some(ticker),
             extension: imports.map(|imports| imports.extension),
         })
+    }
+
+    /// Links the component: the host's own imports for async calls now
+    /// (what `serve` runs), and for blocking calls at the first of those;
+    /// an embedder's [`Imports`] for blocking calls only. The exports are
+    /// checked now, not at the first call.
+    fn link(
+        engine: &Engine,
+        component: &wasmtime::component::Component,
+        imports: Option<&Imports>,
+        typed: bool,
+    ) -> anyhow::Result<Linked> {
+        let blocking = OnceLock::new();
+        let proxy_async = match imports {
+            Some(imports) => {
+                let _ = blocking.set(Ok(Blocking::link(engine, component, imports.link, typed)?));
+                None
+            }
+            None => {
+                let instance_pre = instantiate_pre(engine, component, link_capabilities_async)?;
+                if typed {
+                    PluginPre::new(instance_pre.clone())?;
+                }
+                Some(AsyncProxyPre::new(instance_pre)?)
+            }
+        };
+        Ok((blocking, proxy_async))
     }
 
     fn engine_and_component(
@@ -330,7 +350,7 @@ impl PluginHost {
     /// (feature `embedded`).
     #[cfg(feature = "embedded")]
     pub fn embedded_opening(
-        open: impl FnOnce() -> anyhow::Result<Capabilities> + Send,
+        open: impl FnOnce() -> anyhow::Result<Capabilities> + Send + 'static,
         options: HostOptions,
     ) -> anyhow::Result<Self> {
         Self::load(
@@ -671,4 +691,40 @@ fn park_until<F: std::future::Future>(future: F) -> F::Output {
         }
         std::thread::park();
     }
+}
+
+/// Moves a start's second thread (the one opening the capabilities) off
+/// the CPU the calling thread runs on, when the process may use another.
+/// The two run side by side only on different CPUs; a kernel that wakes a
+/// new thread on its parent's CPU (as some virtual machines' do, to pack
+/// a process's threads) runs the second only once the first blocks, and
+/// the start costs their sum. The thread ends when the capabilities are
+/// open, and its CPU mask with it. A refusal (a mask the container
+/// forbids) leaves it where the kernel put it: slower, not wrong.
+fn elsewhere<T>(thread: &std::thread::JoinHandle<T>) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::thread::JoinHandleExt as _;
+        let size = std::mem::size_of::<libc::cpu_set_t>();
+        // SAFETY: the set is a plain bit array, zeroed, filled by the
+        // kernel and passed with its size; the thread handle is alive (it
+        // is joined later), so its pthread_t names a running or finished
+        // but unjoined thread.
+        unsafe {
+            let here = libc::sched_getcpu();
+            let Ok(here) = usize::try_from(here) else { return };
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            if libc::sched_getaffinity(0, size, &mut set) != 0
+                || here >= libc::CPU_SETSIZE as usize
+                || !libc::CPU_ISSET(here, &set)
+                || libc::CPU_COUNT(&set) < 2
+            {
+                return;
+            }
+            libc::CPU_CLR(here, &mut set);
+            let _ = libc::pthread_setaffinity_np(thread.as_pthread_t(), size, &set);
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = thread;
 }

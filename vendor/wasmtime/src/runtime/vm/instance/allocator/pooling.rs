@@ -107,12 +107,19 @@ impl ShardId {
 /// dilution of per-shard warm-slot budgets, and per-shard memory
 /// overhead, while still being enough shards to make lock collisions
 /// rare given the very short critical sections involved.
+///
+/// The CPU count is asked of the system once per process: on Linux each
+/// question reads `/proc/self/cgroup` and the cgroup's quota files, and
+/// an allocator asks it for each of its pools.
 pub(crate) fn default_shard_count() -> u32 {
-    let n = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .min(16);
-    u32::try_from(n).unwrap()
+    static SHARDS: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *SHARDS.get_or_init(|| {
+        let n = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .min(16);
+        u32::try_from(n).unwrap()
+    })
 }
 
 /// Pick this thread's shard (used for both the sharded decommit queue and
