@@ -248,10 +248,13 @@ fn serve(cli: &Cli, args: &ServeArgs) -> anyhow::Result<()> {
         ),
         _ => {}
     }
-    // The capabilities open on a thread of their own.
+    // The capabilities open on a thread of their own, on another CPU
+    // than the component's load; the runtime is built there after them.
     let own = cli.clone();
+    let (built, runtime) = std::sync::mpsc::sync_channel(1);
     let open = move || {
         let mut caps = capabilities(&own)?;
+        let _ = built.send(runtime_for_serve());
         if own.config.is_none() {
             // Without a configuration the mailed links point at this
             // server, and the renewal hand-over at its stand-in portal page.
@@ -288,10 +291,7 @@ fn serve(cli: &Cli, args: &ServeArgs) -> anyhow::Result<()> {
         hashing = %hashing,
         "component ready"
     );
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(customer_web_host::cores())
-        .enable_all()
-        .build()?;
+    let runtime = runtime.recv().context("the runtime was not built")??;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(listen)
             .await
@@ -316,6 +316,16 @@ fn serve(cli: &Cli, args: &ServeArgs) -> anyhow::Result<()> {
         };
         customer_web_host::serve::serve(host, listener, options, shutdown_signal()).await
     })
+}
+
+/// `serve`'s runtime: a worker per CPU. Built on the thread that opens
+/// the capabilities, whose CPU mask its workers do not keep.
+fn runtime_for_serve() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(customer_web_host::cores())
+        .enable_all()
+        .on_thread_start(customer_web_host::any_cpu)
+        .build()
 }
 
 /// One line to whoever started `serve`: where it listens. The first line

@@ -78,3 +78,21 @@ pub fn cores() -> usize {
     static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
     *CORES.get_or_init(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
 }
+
+/// Lets the calling thread run on every CPU the process may use (the main
+/// thread's mask). For threads started from the thread that opens the
+/// capabilities at a start, which runs away from the main thread's CPU
+/// and whose mask they would otherwise inherit: `customer-web serve`
+/// builds its runtime there, and its workers call this as they start.
+pub fn any_cpu() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: the set is a plain bit array, zeroed, filled by the kernel
+    // and passed with its size; the process id names the main thread.
+    unsafe {
+        let size = std::mem::size_of::<libc::cpu_set_t>();
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        if libc::sched_getaffinity(libc::getpid(), size, &mut set) == 0 {
+            let _ = libc::sched_setaffinity(0, size, &set);
+        }
+    }
+}

@@ -699,8 +699,10 @@ fn park_until<F: std::future::Future>(future: F) -> F::Output {
 /// new thread on its parent's CPU (as some virtual machines' do, to pack
 /// a process's threads) runs the second only once the first blocks, and
 /// the start costs their sum. The thread ends when the capabilities are
-/// open, and its CPU mask with it. A refusal (a mask the container
-/// forbids) leaves it where the kernel put it: slower, not wrong.
+/// open, and its CPU mask with it; a thread it starts inherits the mask
+/// and should take the process's back ([`crate::any_cpu`]). A refusal (a
+/// mask the container forbids) leaves it where the kernel put it: slower,
+/// not wrong.
 fn elsewhere<T>(thread: &std::thread::JoinHandle<T>) {
     #[cfg(target_os = "linux")]
     {
@@ -727,4 +729,67 @@ fn elsewhere<T>(thread: &std::thread::JoinHandle<T>) {
     }
     #[cfg(not(target_os = "linux"))]
     let _ = thread;
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    /// The CPUs `thread` may run on.
+    fn mask_of(thread: libc::pthread_t) -> Vec<usize> {
+        let size = std::mem::size_of::<libc::cpu_set_t>();
+        // SAFETY: a zeroed bit array filled by the kernel, with its size;
+        // the thread is alive (joined by the caller afterwards).
+        unsafe {
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            assert_eq!(libc::pthread_getaffinity_np(thread, size, &mut set), 0);
+            (0..libc::CPU_SETSIZE as usize)
+                .filter(|&cpu| libc::CPU_ISSET(cpu, &set))
+                .collect()
+        }
+    }
+
+    fn own_mask() -> Vec<usize> {
+        // SAFETY: pthread_self names the calling thread.
+        mask_of(unsafe { libc::pthread_self() })
+    }
+
+    #[test]
+    fn the_opening_thread_leaves_the_callers_cpu_and_its_children_take_every_cpu_back() {
+        let process = own_mask();
+        let (ready, wait) = std::sync::mpsc::channel::<()>();
+        let (done, finish) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            ready.send(()).unwrap();
+            finish.recv().unwrap();
+            // What a thread started here gets, before and after any_cpu.
+            std::thread::spawn(|| {
+                let inherited = own_mask();
+                crate::any_cpu();
+                (inherited, own_mask())
+            })
+            .join()
+            .unwrap()
+        });
+        wait.recv().unwrap();
+        super::elsewhere(&thread);
+        let moved = {
+            use std::os::unix::thread::JoinHandleExt as _;
+            mask_of(thread.as_pthread_t())
+        };
+        done.send(()).unwrap();
+        let (inherited, restored) = thread.join().unwrap();
+        if process.len() < 2 {
+            // One CPU: nowhere else to go, and the mask is left alone.
+            assert_eq!(moved, process);
+        } else {
+            // All but one of the process's CPUs: the one the caller ran on
+            // when it moved the thread (the caller may have moved since).
+            assert_eq!(moved.len(), process.len() - 1, "{moved:?} of {process:?}");
+            assert!(
+                moved.iter().all(|cpu| process.contains(cpu)),
+                "{moved:?} of {process:?}"
+            );
+            assert_eq!(inherited, moved, "a thread started there inherits the mask");
+        }
+        assert_eq!(restored, process, "any_cpu gives back the process's CPUs");
+    }
 }
