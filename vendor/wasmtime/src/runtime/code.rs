@@ -8,6 +8,7 @@ use crate::{code_memory::CodeMemory, type_registry::TypeCollection};
 use alloc::boxed::Box;
 use alloc::sync::Arc;
 use core::ops::{Add, Range, Sub};
+use core::ptr::NonNull;
 use wasmtime_core::error::OutOfMemory;
 #[cfg(feature = "component-model")]
 use wasmtime_environ::component::ComponentTypes;
@@ -453,11 +454,13 @@ impl<'a> ModuleWithCode<'a> {
         self.module
     }
 
-    /// Returns the slice in the text section of the function that
-    /// `key` points to.
+    /// Returns where in the text section the function that `key`
+    /// points to starts, as `function(key).as_ptr()` would, from the
+    /// starts the module keeps (`CompiledModule::function_start`).
     #[inline]
-    pub fn function(&self, key: FuncKey) -> &[u8] {
-        let range = self.module.compiled_module().function_range(key);
-        &self.text[range]
+    pub fn function_ptr(&self, key: FuncKey) -> NonNull<u8> {
+        let start = self.module.compiled_module().function_start(key);
+        assert!(start < self.text.len(), "a function starts within the text");
+        NonNull::from(&self.text[start])
     }
 }

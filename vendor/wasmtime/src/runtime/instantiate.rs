@@ -10,6 +10,7 @@ use crate::runtime::vm::CompiledModuleId;
 use alloc::sync::Arc;
 use core::ops::Range;
 use core::str;
+use core::sync::atomic::{AtomicU64, Ordering};
 use wasmtime_environ::{
     CompiledFunctionsTable, CompiledModuleInfo, DefinedFuncIndex, FilePos, FuncIndex, FuncKey,
     FunctionLoc, FunctionName, Metadata, Module, ModuleInternedTypeIndex, StaticModuleIndex,
@@ -25,6 +26,13 @@ pub struct CompiledModule {
     index: Arc<CompiledFunctionsTable>,
     /// Sorted list, by function index, of names we have for this module.
     func_names: Vec<FunctionName>,
+    /// Where each defined function and its array-to-wasm trampoline start
+    /// in the text section, by defined function index, filled at the
+    /// first lookup: the trampoline's offset in the high 32 bits, the
+    /// function's in the low 32 bits, 0 while unknown (the two cannot
+    /// both start at 0). Empty when the text is too large for 32-bit
+    /// offsets, and then every lookup searches `index`.
+    defined_starts: Box<[AtomicU64]>,
 }
 
 impl CompiledModule {
@@ -51,6 +59,11 @@ impl CompiledModule {
         index: Arc<CompiledFunctionsTable>,
         profiler: &dyn ProfilingAgent,
     ) -> Result<Self> {
+        let defined = if u32::try_from(engine_code.text().len()).is_ok() {
+            info.module.num_defined_funcs()
+        } else {
+            0
+        };
         let mut ret = Self {
             unique_id: CompiledModuleId::new(),
             engine_code,
@@ -58,6 +71,9 @@ impl CompiledModule {
             meta: info.meta,
             index,
             func_names: info.func_names,
+            defined_starts: core::iter::repeat_with(|| AtomicU64::new(0))
+                .take(defined)
+                .collect(),
         };
         ret.register_profiling(profiler)?;
 
@@ -129,6 +145,48 @@ impl CompiledModule {
         let start = usize::try_from(loc.start).unwrap();
         let end = usize::try_from(loc.start + loc.length).unwrap();
         start..end
+    }
+
+    /// Returns the offset in the text section where the function that
+    /// `key` points to starts.
+    ///
+    /// A defined function of this module and its array-to-wasm
+    /// trampoline are looked up in `index` once, at the first call for
+    /// either, and kept in `defined_starts`: an instance fills a
+    /// `VMFuncRef` for each function it exports, passes to another
+    /// instance or puts in a table, at every instantiation, and each
+    /// needs both starts.
+    #[inline]
+    pub fn function_start(&self, key: FuncKey) -> usize {
+        let (def_index, trampoline) = match key {
+            FuncKey::DefinedWasmFunction(module, i) if module == self.module_index() => (i, false),
+            FuncKey::ArrayToWasmTrampoline(module, i) if module == self.module_index() => {
+                (i, true)
+            }
+            _ => return self.function_range(key).start,
+        };
+        let Some(slot) = self.defined_starts.get(def_index.as_u32() as usize) else {
+            return self.function_range(key).start;
+        };
+        let mut both = slot.load(Ordering::Relaxed);
+        if both == 0 {
+            let module = self.module_index();
+            let wasm = self.func_loc(FuncKey::DefinedWasmFunction(module, def_index)).start;
+            let array = self
+                .func_loc(FuncKey::ArrayToWasmTrampoline(module, def_index))
+                .start;
+            both = (u64::from(array) << 32) | u64::from(wasm);
+            // Every thread that fills the entry stores the same value.
+            slot.store(both, Ordering::Relaxed);
+        }
+        let start = if trampoline { both >> 32 } else { both & 0xffff_ffff };
+        let start = usize::try_from(start).unwrap();
+        debug_assert_eq!(
+            start,
+            self.function_range(key).start,
+            "the kept start of {key:?} is the compiled-function table's"
+        );
+        start
     }
 
     /// Get the Wasm-to-array trampoline for the given signature, as a
