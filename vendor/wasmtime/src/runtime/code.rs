@@ -454,9 +454,9 @@ impl<'a> ModuleWithCode<'a> {
         self.module
     }
 
-    /// Returns where in the text section the function that `key`
-    /// points to starts, as `function(key).as_ptr()` would, from the
-    /// starts the module keeps (`CompiledModule::function_start`).
+    /// Returns the address in the text section where the function that
+    /// `key` points to starts, from the starts the module keeps
+    /// (`CompiledModule::function_start`).
     #[inline]
     pub fn function_ptr(&self, key: FuncKey) -> NonNull<u8> {
         let start = self.module.compiled_module().function_start(key);
