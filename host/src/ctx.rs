@@ -10,10 +10,14 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 
+use hyper::http::HeaderName;
 use wasmtime::component::ResourceTable;
 use wasmtime::{ResourceLimiter, StoreLimits};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
-use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
+use wasmtime_wasi_http::{
+    DEFAULT_FORBIDDEN_HEADERS, ForbiddenHeaderFilter, WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks,
+    WasiHttpView,
+};
 
 use crate::audit::{AuditLog, MemoryAuditLog, PostgresAuditLog, SqliteAuditLog};
 use crate::clock::Clock;
@@ -189,6 +193,29 @@ pub struct HostCtx {
     pub(crate) caps: Arc<Capabilities>,
     pub(crate) limits: Limits,
     extension: Option<Box<dyn CallExtension>>,
+    hooks: Hooks,
+}
+
+/// wasi-http's hooks when the embedder brings none: its own defaults. The
+/// one difference is how a field name is checked against
+/// [`DEFAULT_FORBIDDEN_HEADERS`]: wasi-http's default builds the check as
+/// an `Arc` closure for every field a component sends or receives (an
+/// allocation and a free each, nine per page); this compares directly.
+/// Both forms answer alike for every name.
+struct Hooks;
+
+/// [`DEFAULT_FORBIDDEN_HEADERS`] built once: the constant is a new array
+/// of nine names at each use.
+static FORBIDDEN_HEADERS: [HeaderName; 9] = DEFAULT_FORBIDDEN_HEADERS;
+
+impl WasiHttpHooks for Hooks {
+    fn is_forbidden_header(&mut self, name: &HeaderName) -> bool {
+        FORBIDDEN_HEADERS.contains(name)
+    }
+
+    fn forbidden_header_filter(&mut self) -> ForbiddenHeaderFilter {
+        Arc::new(|name| FORBIDDEN_HEADERS.contains(name))
+    }
 }
 
 impl HostCtx {
@@ -212,6 +239,7 @@ impl HostCtx {
                 peak_memory: 0,
             },
             extension: None,
+            hooks: Hooks,
         }
     }
 
@@ -303,11 +331,14 @@ impl WasiView for HostCtx {
 
 impl WasiHttpView for HostCtx {
     fn http(&mut self) -> WasiHttpCtxView<'_> {
-        let hooks = self.extension.as_deref_mut().and_then(|e| e.http_hooks());
+        let hooks = match self.extension.as_deref_mut().and_then(|e| e.http_hooks()) {
+            Some(hooks) => hooks,
+            None => &mut self.hooks,
+        };
         WasiHttpCtxView {
             ctx: &mut self.http,
             table: &mut self.table,
-            hooks: hooks.unwrap_or_default(),
+            hooks,
         }
     }
 }
@@ -317,6 +348,43 @@ mod tests {
     use super::*;
     use crate::audit::AuditEvent;
     use customer_web_sql::outbox::OutgoingMessage;
+
+    /// A call without an embedder's hooks refuses exactly wasi-http's
+    /// default forbidden fields, through either form of the check, and
+    /// lets every other field through.
+    #[test]
+    fn the_hooks_without_an_embedder_forbid_wasi_http_s_default_fields_and_no_others() {
+        use hyper::http::header;
+        let mut ctx = HostCtx::new(Arc::new(Capabilities::in_memory()), StoreLimits::default());
+        let view = ctx.http();
+        let filter = view.hooks.forbidden_header_filter();
+        for name in DEFAULT_FORBIDDEN_HEADERS {
+            assert!(view.hooks.is_forbidden_header(&name), "{name}");
+            assert!(filter(&name), "{name}");
+        }
+        let forbidden = [
+            "connection",
+            "keep-alive",
+            "proxy-connection",
+            "transfer-encoding",
+            "upgrade",
+            "host",
+        ];
+        for name in forbidden {
+            let name = HeaderName::from_static(name);
+            assert!(view.hooks.is_forbidden_header(&name), "{name}");
+        }
+        for name in [
+            header::CONTENT_TYPE,
+            header::CONTENT_LENGTH,
+            header::SET_COOKIE,
+            header::CONTENT_SECURITY_POLICY,
+            HeaderName::from_static("x-custom"),
+        ] {
+            assert!(!view.hooks.is_forbidden_header(&name), "{name}");
+            assert!(!filter(&name), "{name}");
+        }
+    }
 
     fn schemas(db: &Path) -> Vec<String> {
         let other = SqliteFile::open(db).unwrap();

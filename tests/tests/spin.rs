@@ -280,7 +280,7 @@ fn build_output(command: &str) -> String {
             .map(|w| w[1])
             .unwrap_or_else(|| panic!("{flag} missing in {command}"))
     };
-    assert!(words.contains(&"--release"), "not a release build: {command}");
+    assert_eq!(arg("--profile"), "wasm", "not the wasm profile: {command}");
     assert_eq!(arg("--target"), "wasm32-wasip2", "{command}");
     let dir = arg("--target-dir");
     assert!(
@@ -288,7 +288,7 @@ fn build_output(command: &str) -> String {
         "{command}: --target-dir relative to the manifest"
     );
     format!(
-        "{dir}/wasm32-wasip2/release/{}.wasm",
+        "{dir}/wasm32-wasip2/wasm/{}.wasm",
         arg("--package").replace('-', "_")
     )
 }

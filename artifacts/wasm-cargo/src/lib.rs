@@ -11,6 +11,11 @@ use std::process::Command;
 /// The target every wasm build is for.
 pub const WASM_TARGET: &str = "wasm32-wasip2";
 
+/// The cargo profile of every wasm build (the workspace's `[profile.wasm]`:
+/// release, with one codegen unit and whole-program LTO), and the
+/// directory under `{target_dir}/wasm32-wasip2` that holds its output.
+pub const WASM_PROFILE: &str = "wasm";
+
 /// One wasm component and the command that builds it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct WasmBuild {
@@ -72,12 +77,13 @@ pub const ARGON2_VECTORS: WasmBuild = WasmBuild {
 
 impl WasmBuild {
     /// `cargo`'s arguments, in spin.toml's order.
-    pub fn args(&self) -> [&'static str; 8] {
+    pub fn args(&self) -> [&'static str; 9] {
         [
             "build",
             "--package",
             self.package,
-            "--release",
+            "--profile",
+            WASM_PROFILE,
             "--target",
             WASM_TARGET,
             "--target-dir",
@@ -92,12 +98,18 @@ impl WasmBuild {
 
     /// The built `.wasm`, relative to the workspace root.
     pub fn wasm(&self) -> String {
-        format!("{}/{WASM_TARGET}/release/{}.wasm", self.target_dir, self.artifact)
+        format!(
+            "{}/{WASM_TARGET}/{WASM_PROFILE}/{}.wasm",
+            self.target_dir, self.artifact
+        )
     }
 
     /// Cargo's dep-info of the build: every source file it read.
     pub fn dep_info(&self) -> String {
-        format!("{}/{WASM_TARGET}/release/{}.d", self.target_dir, self.artifact)
+        format!(
+            "{}/{WASM_TARGET}/{WASM_PROFILE}/{}.d",
+            self.target_dir, self.artifact
+        )
     }
 
     /// Runs the build in the workspace `root` ([`wasm_cargo`]); the built
@@ -284,15 +296,15 @@ mod tests {
     fn the_commands_are_spin_tomls() {
         assert_eq!(
             COMPONENT.command(),
-            "cargo build --package customer-web-component --release --target wasm32-wasip2 --target-dir target/guest"
+            "cargo build --package customer-web-component --profile wasm --target wasm32-wasip2 --target-dir target/guest"
         );
         assert_eq!(
             COMPONENT.wasm(),
-            "target/guest/wasm32-wasip2/release/customer_web_component.wasm"
+            "target/guest/wasm32-wasip2/wasm/customer_web_component.wasm"
         );
         assert_eq!(
             SPIN_ADAPTER.dep_info(),
-            "target/spin/wasm32-wasip2/release/customer_web_spin_adapter.d"
+            "target/spin/wasm32-wasip2/wasm/customer_web_spin_adapter.d"
         );
     }
 

@@ -157,7 +157,11 @@ fn write(out: ResponseOutparam, response: Response<Vec<u8>>) {
         }
     };
     let outgoing = OutgoingResponse::new(headers);
-    let _ = outgoing.set_status_code(parts.status.as_u16());
+    // A new outgoing-response's status is 200 (wasi:http/types): only
+    // another status costs a host call.
+    if parts.status != http::StatusCode::OK {
+        let _ = outgoing.set_status_code(parts.status.as_u16());
+    }
     let Ok(body) = outgoing.body() else {
         return;
     };

@@ -11,6 +11,7 @@ use crate::{
     type_registry::TypeCollection,
 };
 use crate::{FuncType, ValType};
+use wasmparser::WasmFeatures;
 use alloc::sync::Arc;
 use core::fmt;
 use core::ops::Range;
@@ -19,8 +20,9 @@ use core::ptr::NonNull;
 use std::path::Path;
 use wasmtime_environ::component::{
     CompiledComponentInfo, ComponentArtifacts, ComponentTypes, CoreDef, Export, ExportIndex,
-    GlobalInitializer, InstantiateModule, NameMapNoIntern, OptionsIndex, StaticModuleIndex,
-    TrampolineIndex, TypeComponentIndex, TypeFuncIndex, UnsafeIntrinsic, VMComponentOffsets,
+    GlobalInitializer, InstantiateModule, NameMapNoIntern, OptionsIndex, RuntimePostReturnIndex,
+    StaticModuleIndex, TrampolineIndex, TypeComponentIndex, TypeFuncIndex, UnsafeIntrinsic,
+    VMComponentOffsets,
 };
 use wasmtime_environ::{Abi, CompiledFunctionsTable, FuncKey, TypeTrace, WasmChecksum};
 use wasmtime_environ::{FunctionLoc, HostPtr, ObjectKind, PrimaryMap};
@@ -104,6 +106,11 @@ struct ComponentInner {
     /// calling convention) start in the text section, looked up once here
     /// instead of at every instantiation (`trampoline_ptrs`).
     trampoline_starts: PrimaryMap<TrampolineIndex, [u32; 2]>,
+
+    /// Where each post-return function comes from, when instantiation
+    /// leaves them to be looked up at their first use; `None`: they are
+    /// extracted at instantiation. See [`Component::deferred_post_return`].
+    deferred_post_returns: Option<PrimaryMap<RuntimePostReturnIndex, CoreDef>>,
 }
 
 impl fmt::Debug for Component {
@@ -494,6 +501,33 @@ impl Component {
             })
             .collect();
 
+        // Compiled code reads a post-return slot only in the trampoline that
+        // starts an async call (`Trampoline::AsyncStartCall`), which exists
+        // only with the component model's async features. Without them the
+        // slots serve only `Func::post_return`, which can look each up at
+        // its first use: instantiation then skips a function reference per
+        // export that returns strings or lists.
+        let deferred_post_returns = (!engine.features().contains(WasmFeatures::CM_ASYNC))
+            .then(|| {
+                let mut defs = info
+                    .component
+                    .initializers
+                    .iter()
+                    .filter_map(|init| match init {
+                        GlobalInitializer::ExtractPostReturn(p) => Some((p.index, &p.def)),
+                        _ => None,
+                    })
+                    .collect::<Vec<_>>();
+                defs.sort_by_key(|(index, _)| *index);
+                let mut map = PrimaryMap::with_capacity(defs.len());
+                for (index, def) in defs {
+                    let pushed = map.push(def.clone());
+                    assert_eq!(pushed, index, "post-return indices are dense");
+                }
+                assert_eq!(map.len(), info.component.num_runtime_post_returns as usize);
+                map
+            });
+
         Ok(Component {
             inner: Arc::new(ComponentInner {
                 id: CompiledModuleId::new(),
@@ -506,6 +540,7 @@ impl Component {
                 realloc_func_type,
                 checksum,
                 trampoline_starts,
+                deferred_post_returns,
             }),
         })
     }
@@ -539,6 +574,22 @@ impl Component {
 
     pub(crate) fn signatures(&self) -> &TypeCollection {
         self.inner.code.signatures()
+    }
+
+    /// Where post-return `index` comes from if instantiation leaves it to
+    /// its first use (`GlobalInitializer::ExtractPostReturn` is then skipped
+    /// and the slot left empty); `None` if instantiation extracts it.
+    pub(crate) fn deferred_post_return(&self, index: RuntimePostReturnIndex) -> Option<&CoreDef> {
+        self.inner
+            .deferred_post_returns
+            .as_ref()
+            .map(|defs| &defs[index])
+    }
+
+    /// Whether instantiation leaves the post-return functions to their
+    /// first use.
+    pub(crate) fn defers_post_returns(&self) -> bool {
+        self.inner.deferred_post_returns.is_some()
     }
 
     pub(crate) fn trampoline_ptrs(&self, index: TrampolineIndex) -> AllCallFuncPointers {

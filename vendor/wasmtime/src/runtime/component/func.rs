@@ -376,12 +376,32 @@ impl Func {
         }
     }
 
-    pub(crate) fn post_return_core_func(&self, store: &StoreOpaque) -> Option<NonNull<VMFuncRef>> {
+    pub(crate) fn post_return_core_func(
+        &self,
+        store: &mut StoreOpaque,
+    ) -> Option<NonNull<VMFuncRef>> {
         let instance = self.instance.id().get(store);
         let component = instance.component();
         let (_ty, _def, options) = component.export_lifted_function(self.index);
-        let post_return = component.env_component().options[options].post_return;
-        post_return.map(|i| instance.runtime_post_return(i))
+        let index = component.env_component().options[options].post_return?;
+        let Some(def) = component.deferred_post_return(index) else {
+            return Some(instance.runtime_post_return(index));
+        };
+        if let Some(func_ref) = instance.runtime_post_return_if_set(index) {
+            return Some(func_ref);
+        }
+        // The first use of this post-return in this instance: look it up
+        // as instantiation would have.
+        let def = def.clone();
+        let func_ref = match self.instance.lookup_vmdef(store, &def) {
+            Export::Function(f) => f.vm_func_ref(store),
+            _ => unreachable!(),
+        };
+        self.instance
+            .id()
+            .get_mut(store)
+            .resolve_runtime_post_return(index, func_ref);
+        Some(func_ref)
     }
 
     pub(crate) fn abi_async(&self, store: &StoreOpaque) -> bool {
@@ -554,10 +574,10 @@ impl Func {
         let mut store = store.as_context_mut();
 
         let index = self.index;
+        let post_return = self.post_return_core_func(store.0);
         let vminstance = self.instance.id().get(store.0);
         let component = vminstance.component();
         let (_ty, _def, options) = component.export_lifted_function(index);
-        let post_return = self.post_return_core_func(store.0);
         let flags = vminstance.instance_flags(component.env_component().options[options].instance);
 
         unsafe {

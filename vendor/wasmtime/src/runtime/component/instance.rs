@@ -875,7 +875,12 @@ impl<'a> Instantiator<'a> {
                 }
 
                 GlobalInitializer::ExtractPostReturn(post_return) => {
-                    self.extract_post_return(store.0, post_return)
+                    if self.component.defers_post_returns() {
+                        self.instance_mut(store.0)
+                            .defer_runtime_post_return(post_return.index);
+                    } else {
+                        self.extract_post_return(store.0, post_return)
+                    }
                 }
 
                 GlobalInitializer::Resource(r) => self.resource(store.0, r)?,

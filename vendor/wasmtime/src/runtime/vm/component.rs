@@ -460,6 +460,21 @@ impl ComponentInstance {
         }
     }
 
+    /// The post-return pointer at `idx` if it has been looked up; `None`
+    /// while a deferred one ([`Self::defer_runtime_post_return`]) waits
+    /// for its first use.
+    pub fn runtime_post_return_if_set(
+        &self,
+        idx: RuntimePostReturnIndex,
+    ) -> Option<NonNull<VMFuncRef>> {
+        unsafe {
+            let ret =
+                *self.vmctx_plus_offset::<Option<VmPtr<_>>>(self.offsets.runtime_post_return(idx));
+            debug_assert!(ret.is_none_or(|p| p.as_ptr() as usize != INVALID_PTR));
+            ret.map(|p| p.as_non_null())
+        }
+    }
+
     /// Returns the host information for the lowered function at the index
     /// specified.
     ///
@@ -569,6 +584,34 @@ impl ComponentInstance {
             let storage = self.vmctx_plus_offset_mut::<VmPtr<VMFuncRef>>(offset);
             debug_assert!((*storage).as_ptr() as usize == INVALID_PTR);
             *storage = ptr.into();
+        }
+    }
+
+    /// Leaves post-return `idx` to be looked up at its first use: the slot
+    /// reads as empty ([`Self::runtime_post_return_if_set`]) until
+    /// [`Self::resolve_runtime_post_return`] fills it. Only for components
+    /// whose compiled code never reads the slot (see
+    /// `Component::deferred_post_return`).
+    pub fn defer_runtime_post_return(self: Pin<&mut Self>, idx: RuntimePostReturnIndex) {
+        unsafe {
+            let offset = self.offsets.runtime_post_return(idx);
+            let storage = self.vmctx_plus_offset_mut::<Option<VmPtr<VMFuncRef>>>(offset);
+            debug_assert!(storage.is_some_and(|p| p.as_ptr() as usize == INVALID_PTR));
+            *storage = None;
+        }
+    }
+
+    /// Fills a deferred post-return slot at its first use.
+    pub fn resolve_runtime_post_return(
+        self: Pin<&mut Self>,
+        idx: RuntimePostReturnIndex,
+        ptr: NonNull<VMFuncRef>,
+    ) {
+        unsafe {
+            let offset = self.offsets.runtime_post_return(idx);
+            let storage = self.vmctx_plus_offset_mut::<Option<VmPtr<VMFuncRef>>>(offset);
+            debug_assert!(storage.is_none());
+            *storage = Some(ptr.into());
         }
     }
 
