@@ -458,7 +458,7 @@ impl Instance {
         &self.id.get(store).component().env_component().options[options]
     }
 
-    fn options_memory_raw(
+    pub(crate) fn options_memory_raw(
         &self,
         store: &StoreOpaque,
         options: OptionsIndex,
@@ -495,6 +495,7 @@ impl Instance {
         }
     }
 
+    #[cfg(feature = "component-model-async")]
     pub(crate) fn options_memory_mut<'a>(
         &self,
         store: &'a mut StoreOpaque,

@@ -6,10 +6,10 @@ use crate::component::resources::{HostResourceData, HostResourceIndex, HostResou
 use crate::component::store::ComponentTaskState;
 use crate::component::{Instance, ResourceType, RuntimeInstance};
 use crate::prelude::*;
-use crate::runtime::vm::VMFuncRef;
 use crate::runtime::vm::component::{
     ComponentInstance, HandleCounter, HandleTable, ResourceTables,
 };
+use crate::runtime::vm::{SendSyncPtr, VMFuncRef, VMMemoryDefinition};
 use crate::store::{StoreId, StoreOpaque};
 use alloc::sync::Arc;
 use core::fmt;
@@ -52,6 +52,13 @@ pub struct LowerContext<'a, T: 'static> {
 
     /// Whether to allow `options.realloc` to be used when lowering.
     allow_realloc: bool,
+
+    /// The definition of the memory lowered into (`None` without one),
+    /// found once when the context is made. [`Self::as_slice_mut`] reads
+    /// the memory's base and current length from it at each call, so a
+    /// `realloc` that grows the memory is seen; the definition itself
+    /// lives as long as the instance, which the borrowed store keeps.
+    memory: Option<SendSyncPtr<VMMemoryDefinition>>,
 }
 
 #[doc(hidden)]
@@ -68,6 +75,9 @@ impl<'a, T: 'static> LowerContext<'a, T> {
         if cfg!(debug_assertions) && !store.0.can_block() {
             store.0.validate_sync_call().unwrap();
         }
+        let memory = instance
+            .options_memory_raw(store.0, options)
+            .map(SendSyncPtr::new);
         let (component, store) = instance.component_and_store_mut(store.0);
         LowerContext {
             store: StoreContextMut(store),
@@ -75,6 +85,7 @@ impl<'a, T: 'static> LowerContext<'a, T> {
             types: component.types(),
             instance,
             allow_realloc: true,
+            memory,
         }
     }
 
@@ -92,6 +103,9 @@ impl<'a, T: 'static> LowerContext<'a, T> {
         options: OptionsIndex,
         instance: Instance,
     ) -> LowerContext<'a, T> {
+        let memory = instance
+            .options_memory_raw(store.0, options)
+            .map(SendSyncPtr::new);
         let (component, store) = instance.component_and_store_mut(store.0);
         LowerContext {
             store: StoreContextMut(store),
@@ -99,6 +113,7 @@ impl<'a, T: 'static> LowerContext<'a, T> {
             types: component.types(),
             instance,
             allow_realloc: false,
+            memory,
         }
     }
 
@@ -129,7 +144,24 @@ impl<'a, T: 'static> LowerContext<'a, T> {
     /// This will panic if memory has not been configured for this lowering
     /// (e.g. it wasn't present during the specification of canonical options).
     pub fn as_slice_mut(&mut self) -> &mut [u8] {
-        self.instance.options_memory_mut(self.store.0, self.options)
+        let Some(memory) = self.memory else {
+            return &mut [];
+        };
+        // SAFETY: the definition belongs to the instance lowered into,
+        // which the store borrowed for `'a` keeps alive; borrowing `self`
+        // mutably for the slice's life stands for borrowing the store
+        // that owns the memory, as `options_memory_mut` does.
+        let memory = unsafe {
+            let memory = memory.as_ref();
+            core::slice::from_raw_parts_mut(memory.base.as_ptr(), memory.current_length())
+        };
+        debug_assert_eq!(
+            memory.as_ptr_range(),
+            self.instance
+                .options_memory(self.store.0, self.options)
+                .as_ptr_range(),
+        );
+        memory
     }
 
     /// Invokes the memory allocation function (which is style after `realloc`)
