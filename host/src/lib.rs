@@ -28,6 +28,7 @@ pub mod clock;
 pub mod config;
 pub mod ctx;
 pub mod dev;
+mod fields;
 pub mod guard;
 pub mod hashing;
 /// The insurer's directory ([`FileDirectory`](directory::FileDirectory) and the

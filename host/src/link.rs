@@ -100,7 +100,10 @@ pub fn add_to_linker<T: Send + 'static>(
 /// (`wasi:random/insecure-seed`; Rust's standard library asks for them,
 /// the seed for the `http` crate's header maps), and `wasi:http/types`
 /// without the outgoing handler. A component that imports files, sockets
-/// or outgoing HTTP fails to link.
+/// or outgoing HTTP fails to link. `fields.from-list` is the host's own,
+/// which reads the fields in the component's memory rather than copying
+/// them first (same answers as wasi-http's); defining it over
+/// wasi-http's leaves `linker` not allowing shadowing.
 pub fn add_wasi_to_linker<T: WasiView + WasiHttpView + 'static>(
     linker: &mut Linker<T>,
 ) -> wasmtime::Result<()> {
@@ -110,7 +113,8 @@ pub fn add_wasi_to_linker<T: WasiView + WasiHttpView + 'static>(
         linker,
         &Default::default(),
         T::http,
-    )
+    )?;
+    crate::fields::link_from_list(linker)
 }
 
 /// [`add_wasi_to_linker`] for instances called with wasmtime's `*_async`
@@ -126,7 +130,8 @@ pub fn add_wasi_to_linker_async<T: WasiView + WasiHttpView + 'static>(
         linker,
         &Default::default(),
         T::http,
-    )
+    )?;
+    crate::fields::link_from_list(linker)
 }
 
 /// What both flavours link alike: none of it blocks.
