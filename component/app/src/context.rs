@@ -171,6 +171,6 @@ impl<'a> Ctx<'a> {
     /// The layout around a screen.
     pub(crate) fn layout(&mut self) -> Layout {
         let csrf = self.csrf_token();
-        Layout::new(self.settings().ok(), csrf)
+        Layout::new(self.service.settings_shared().ok(), csrf)
     }
 }

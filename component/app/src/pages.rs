@@ -1,6 +1,8 @@
 //! The screens: askama templates (in `templates/`) and the records they
 //! render. Everything shown is HTML-escaped by the templates.
 
+use std::sync::Arc;
+
 use askama::Template;
 use customer_web_core::model::{FieldError, Settings};
 
@@ -47,14 +49,14 @@ const fn fnv1a(bytes: &[u8]) -> u64 {
     hash
 }
 
-/// What the base layout shows around every screen.
+/// What the base layout shows around every screen: the brand and the
+/// desk from the settings (shared with the service, not copied), and the
+/// CSRF token of the page's forms.
 pub(crate) struct Layout {
-    pub(crate) insurer_name: String,
-    pub(crate) desk_name: String,
-    pub(crate) desk_phone: String,
+    /// `None` when the settings could not be read: no brand, no desk.
+    settings: Option<Arc<Settings>>,
     /// The desk phone as a `tel:` target (digits and `+` only).
     pub(crate) desk_tel: String,
-    pub(crate) desk_hours: String,
     /// The CSRF token every form of the page carries.
     pub(crate) csrf: String,
     pub(crate) stylesheet: &'static str,
@@ -63,29 +65,36 @@ pub(crate) struct Layout {
 impl Layout {
     /// The layout of a deployment; `None` settings (the configuration
     /// could not be read) give a layout without brand or desk.
-    pub(crate) fn new(settings: Option<&Settings>, csrf: String) -> Self {
-        let (insurer_name, desk_name, desk_phone, desk_hours) = match settings {
-            Some(s) => (
-                s.insurer_name.clone(),
-                s.desk_name.clone(),
-                s.desk_phone.clone(),
-                s.desk_hours.clone(),
-            ),
-            None => Default::default(),
-        };
-        let desk_tel = desk_phone
-            .chars()
-            .filter(|c| c.is_ascii_digit() || *c == '+')
-            .collect();
+    pub(crate) fn new(settings: Option<Arc<Settings>>, csrf: String) -> Self {
+        let phone = settings.as_deref().map_or("", |s| &s.desk_phone);
+        let mut desk_tel = String::with_capacity(phone.len());
+        desk_tel.extend(phone.chars().filter(|c| c.is_ascii_digit() || *c == '+'));
         Self {
-            insurer_name,
-            desk_name,
-            desk_phone,
+            settings,
             desk_tel,
-            desk_hours,
             csrf,
             stylesheet: STYLESHEET_URL,
         }
+    }
+
+    fn setting(&self, field: fn(&Settings) -> &String) -> &str {
+        self.settings.as_deref().map_or("", |s| field(s))
+    }
+
+    pub(crate) fn insurer_name(&self) -> &str {
+        self.setting(|s| &s.insurer_name)
+    }
+
+    pub(crate) fn desk_name(&self) -> &str {
+        self.setting(|s| &s.desk_name)
+    }
+
+    pub(crate) fn desk_phone(&self) -> &str {
+        self.setting(|s| &s.desk_phone)
+    }
+
+    pub(crate) fn desk_hours(&self) -> &str {
+        self.setting(|s| &s.desk_hours)
     }
 }
 
@@ -419,5 +428,60 @@ mod tests {
     fn the_stylesheet_url_carries_the_sheets_fingerprint_in_hex() {
         let fingerprint = fnv1a(STYLESHEET.as_bytes());
         assert_eq!(STYLESHEET_URL, format!("/static/style.css?v={fingerprint:016x}"));
+    }
+
+    fn message(layout: Layout) -> String {
+        MessagePage {
+            layout,
+            heading: "見出し".into(),
+            paragraphs: vec![],
+            links: vec![],
+        }
+        .render()
+        .unwrap()
+    }
+
+    #[test]
+    fn the_footer_shows_the_desk_from_the_settings_and_calls_its_digits() {
+        let settings = Settings {
+            insurer_name: "A&B損保".into(),
+            desk_name: "<デスク>".into(),
+            desk_phone: "+81 (0120) 123-456".into(),
+            desk_hours: "9:00～17:00".into(),
+            ..Settings::default()
+        };
+        let html = message(Layout::new(Some(Arc::new(settings)), "token".into()));
+        assert!(
+            html.contains("<title>見出し｜A&#38;B損保 お客さまWebサービス</title>"),
+            "{html}"
+        );
+        assert!(html.contains("<p>A&#38;B損保　&#60;デスク&#62;</p>"), "{html}");
+        assert!(
+            html.contains(r#"TEL：<a href="tel:+810120123456">+81 (0120) 123-456</a>（無料）"#),
+            "{html}"
+        );
+        assert!(html.contains("<p>受付時間：9:00～17:00</p>"), "{html}");
+    }
+
+    #[test]
+    fn a_phone_without_digits_is_shown_without_a_link() {
+        let settings = Settings {
+            desk_phone: "お近くの代理店へ".into(),
+            ..Settings::default()
+        };
+        let html = message(Layout::new(Some(Arc::new(settings)), String::new()));
+        assert!(html.contains("TEL：お近くの代理店へ（無料）"), "{html}");
+        assert!(!html.contains("tel:"), "{html}");
+    }
+
+    #[test]
+    fn without_settings_the_layout_shows_no_brand_and_no_desk() {
+        let html = message(Layout::new(None, String::new()));
+        assert!(
+            html.contains("<title>見出し｜お客さまWebサービス</title>"),
+            "{html}"
+        );
+        assert!(!html.contains("お問い合わせ先"), "{html}");
+        assert!(!html.contains("class=\"insurer\""), "{html}");
     }
 }

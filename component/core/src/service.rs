@@ -2,6 +2,7 @@
 //! call and reads the settings at most once per call.
 
 use std::cell::OnceCell;
+use std::sync::Arc;
 
 use crate::error::FlowError;
 use crate::kv::{self, Change};
@@ -13,7 +14,7 @@ use crate::records::{MailWindow, mail_window_key};
 /// component makes one per call.
 pub struct Service<'a> {
     pub(crate) ports: Ports<'a>,
-    settings: OnceCell<Settings>,
+    settings: OnceCell<Arc<Settings>>,
     /// The client's address as the host reported it; none for a caller
     /// that names none.
     client_address: Option<String>,
@@ -57,10 +58,20 @@ impl<'a> Service<'a> {
 
     /// The settings in force (read once per service).
     pub fn settings(&self) -> Result<&Settings, FlowError> {
+        self.shared_settings().map(|s| &**s)
+    }
+
+    /// The settings in force, to keep beside the service without a copy
+    /// (a page's layout shows several of them).
+    pub fn settings_shared(&self) -> Result<Arc<Settings>, FlowError> {
+        self.shared_settings().cloned()
+    }
+
+    fn shared_settings(&self) -> Result<&Arc<Settings>, FlowError> {
         if let Some(s) = self.settings.get() {
             return Ok(s);
         }
-        let s = self.ports.config.settings()?;
+        let s = Arc::new(self.ports.config.settings()?);
         Ok(self.settings.get_or_init(|| s))
     }
 

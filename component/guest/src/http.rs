@@ -129,18 +129,15 @@ fn write(out: ResponseOutparam, response: Response<Vec<u8>>) {
     let (parts, content) = response.into_parts();
     // The whole body is known: its length goes ahead of it, so the
     // server sends it as one piece rather than in chunks.
+    let mut digits = [0; 20];
     let length = (!content.is_empty() && !parts.headers.contains_key(CONTENT_LENGTH))
-        .then(|| content.len().to_string());
+        .then(|| decimal(content.len(), &mut digits));
     // Each field on its own: `set-cookie` is never folded into one.
     let entries: Vec<(&[u8], &[u8])> = parts
         .headers
         .iter()
         .map(|(name, value)| (name.as_str().as_bytes(), value.as_bytes()))
-        .chain(
-            length
-                .as_deref()
-                .map(|length| (CONTENT_LENGTH.as_str().as_bytes(), length.as_bytes())),
-        )
+        .chain(length.map(|length| (CONTENT_LENGTH.as_str().as_bytes(), length)))
         .collect();
     let headers = match fields_from_list(&entries) {
         Ok(fields) => fields,
@@ -175,6 +172,21 @@ fn write(out: ResponseOutparam, response: Response<Vec<u8>>) {
         }
     }
     let _ = OutgoingBody::finish(body, None);
+}
+
+/// `n` in decimal digits, written at the end of `digits`, without the
+/// formatting machinery (`to_string`), which is a large part of a small
+/// page's cost in WebAssembly.
+fn decimal(mut n: usize, digits: &mut [u8; 20]) -> &[u8] {
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &digits[start..];
+        }
+    }
 }
 
 /// `wasi:http/types.[static]fields.from-list` over borrowed names and
@@ -230,5 +242,18 @@ fn fields_from_list(entries: &[(&[u8], &[u8])]) -> Result<Fields, HeaderError> {
             1 => HeaderError::Forbidden,
             _ => HeaderError::Immutable,
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decimal;
+
+    #[test]
+    fn decimal_writes_what_to_string_writes() {
+        let mut digits = [0; 20];
+        for n in [0, 7, 10, 2228, 65_536, 1_000_000_007, usize::MAX] {
+            assert_eq!(decimal(n, &mut digits), n.to_string().as_bytes());
+        }
     }
 }
