@@ -58,16 +58,16 @@ impl<'a> Service<'a> {
 
     /// The settings in force (read once per service).
     pub fn settings(&self) -> Result<&Settings, FlowError> {
-        self.shared_settings().map(|s| &**s)
+        self.read_settings().map(|s| &**s)
     }
 
     /// The settings in force, to keep beside the service without a copy
     /// (a page's layout shows several of them).
     pub fn settings_shared(&self) -> Result<Arc<Settings>, FlowError> {
-        self.shared_settings().cloned()
+        self.read_settings().cloned()
     }
 
-    fn shared_settings(&self) -> Result<&Arc<Settings>, FlowError> {
+    fn read_settings(&self) -> Result<&Arc<Settings>, FlowError> {
         if let Some(s) = self.settings.get() {
             return Ok(s);
         }
