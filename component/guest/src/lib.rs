@@ -11,6 +11,9 @@ mod bindings {
     });
 }
 
+// The allocator is the component's; natively only its tests build it.
+#[cfg(any(test, all(target_arch = "wasm32", not(target_feature = "atomics"))))]
+mod alloc;
 mod convert;
 mod exports;
 mod http;
