@@ -7,9 +7,16 @@
 
 use std::borrow::Cow;
 
-use http::HeaderMap;
 use http::header::{AsHeaderName, COOKIE};
+use http::{HeaderMap, HeaderName};
 use subtle::ConstantTimeEq;
+
+/// `Spin-Client-Addr`, the client's address as the host reports it. A
+/// name made once: looking a `&str` up parses it into a name each time.
+const SPIN_CLIENT_ADDR: HeaderName = HeaderName::from_static("spin-client-addr");
+
+/// `Sec-Fetch-Site`, where the browser says a request comes from.
+const SEC_FETCH_SITE: HeaderName = HeaderName::from_static("sec-fetch-site");
 
 /// The first value of a header, as text.
 pub(crate) fn header<'h>(headers: &'h HeaderMap, name: impl AsHeaderName) -> Option<Cow<'h, str>> {
@@ -22,7 +29,7 @@ pub(crate) fn header<'h>(headers: &'h HeaderMap, name: impl AsHeaderName) -> Opt
 /// exactly one, so the last is the host's. Empty when there is none.
 pub(crate) fn client_address(headers: &HeaderMap) -> String {
     headers
-        .get_all("spin-client-addr")
+        .get_all(&SPIN_CLIENT_ADDR)
         .iter()
         .next_back()
         .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
@@ -165,7 +172,7 @@ pub(crate) fn origin_of(url: &str) -> Option<String> {
 /// nothing (not a browser, or one that strips both) passes on its token
 /// alone.
 pub(crate) fn from_our_origin(headers: &HeaderMap, ours: Option<&str>) -> bool {
-    if let Some(site) = header(headers, "sec-fetch-site") {
+    if let Some(site) = header(headers, &SEC_FETCH_SITE) {
         return site.eq_ignore_ascii_case("same-origin") || site.eq_ignore_ascii_case("none");
     }
     let claimed = header(headers, http::header::ORIGIN)
