@@ -20,9 +20,6 @@ impl askama::filters::Escaper for Html {
         // Everything before `last` has been written.
         let mut last = 0;
         for (here, byte) in bytes.iter().enumerate() {
-            if !is_special(*byte) {
-                continue;
-            }
             if let Some(entity) = entity(*byte) {
                 // Both ends sit beside an ASCII byte, so on a character
                 // boundary.
